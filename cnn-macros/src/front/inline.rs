@@ -1,0 +1,315 @@
+//! The inline front end: `cnn_model! { pub struct Net { input: [...], ... } }`,
+//! parsed with syn.
+
+use super::Spans;
+use crate::spec::{Arg, LayerSpec, Located, Spec, Value};
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{braced, bracketed, parenthesized, Attribute, Ident, LitInt, Token, Visibility};
+
+/// The Rust-facing part of the description: attributes, visibility, name.
+pub struct Header {
+    pub attrs: Vec<Attribute>,
+    pub vis: Visibility,
+    pub ident: Ident,
+}
+
+/// A parsed inline description: its header, its spec and the span table.
+pub struct Inline {
+    pub header: Header,
+    pub spec: Spec,
+    pub spans: Spans,
+}
+
+/// Syntax tree of the description, before conversion to a spec.
+struct Body {
+    header: Header,
+    entries: Punctuated<Entry, Token![,]>,
+}
+
+struct Entry {
+    attrs: Vec<Attribute>,
+    name: Ident,
+    what: EntryValue,
+}
+
+enum EntryValue {
+    Shape(Span, Vec<LitInt>),
+    Layer {
+        kind: Ident,
+        args: Option<(Span, Punctuated<RawArg, Token![,]>)>,
+    },
+}
+
+struct RawArg {
+    keyword: Option<Ident>,
+    value: RawValue,
+}
+
+enum RawValue {
+    Int(LitInt),
+    Float(syn::LitFloat),
+    Negative(Span, Box<RawValue>),
+    Str(syn::LitStr),
+    Bool(Span, bool),
+    Tuple(Span, Vec<RawValue>),
+}
+
+impl Parse for Body {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        input.parse::<Token![struct]>()?;
+        let ident: Ident = input.parse()?;
+        let content;
+        braced!(content in input);
+        let entries = content.parse_terminated(Entry::parse, Token![,])?;
+        if !input.is_empty() {
+            return Err(input.error("unexpected tokens after the model's closing brace"));
+        }
+        Ok(Body {
+            header: Header { attrs, vis, ident },
+            entries,
+        })
+    }
+}
+
+impl Parse for Entry {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>()?;
+        let what = if name == "input" {
+            let content;
+            let bracket = bracketed!(content in input);
+            let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?;
+            EntryValue::Shape(bracket.span.join(), dims.into_iter().collect())
+        } else {
+            let mut kind: Ident = input.parse()?;
+            // `nn.Conv2d`, as copied from a PyTorch module.
+            if kind == "nn" && input.peek(Token![.]) {
+                input.parse::<Token![.]>()?;
+                kind = input.parse()?;
+            }
+            let args = if input.peek(syn::token::Paren) {
+                let content;
+                let paren = parenthesized!(content in input);
+                Some((paren.span.join(), content.parse_terminated(RawArg::parse, Token![,])?))
+            } else {
+                None
+            };
+            EntryValue::Layer { kind, args }
+        };
+        Ok(Entry { attrs, name, what })
+    }
+}
+
+impl Parse for RawArg {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let keyword = if input.peek(Ident) && input.peek2(Token![=]) {
+            let keyword: Ident = input.parse()?;
+            input.parse::<Token![=]>()?;
+            Some(keyword)
+        } else {
+            None
+        };
+        Ok(RawArg {
+            keyword,
+            value: input.parse()?,
+        })
+    }
+}
+
+impl Parse for RawValue {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let lookahead = input.lookahead1();
+        if lookahead.peek(LitInt) {
+            Ok(RawValue::Int(input.parse()?))
+        } else if lookahead.peek(syn::LitFloat) {
+            Ok(RawValue::Float(input.parse()?))
+        } else if lookahead.peek(syn::LitStr) {
+            Ok(RawValue::Str(input.parse()?))
+        } else if lookahead.peek(syn::LitBool) {
+            let b: syn::LitBool = input.parse()?;
+            Ok(RawValue::Bool(b.span, b.value))
+        } else if lookahead.peek(Token![-]) {
+            let minus: Token![-] = input.parse()?;
+            let inner: RawValue = input.parse()?;
+            match inner {
+                RawValue::Int(_) | RawValue::Float(_) => Ok(RawValue::Negative(minus.span, Box::new(inner))),
+                _ => Err(syn::Error::new(minus.span, "`-` must be followed by a number")),
+            }
+        } else if lookahead.peek(syn::token::Paren) {
+            let content;
+            let paren = parenthesized!(content in input);
+            let items = Punctuated::<RawValue, Token![,]>::parse_terminated(&content)?;
+            Ok(RawValue::Tuple(paren.span.join(), items.into_iter().collect()))
+        } else if input.peek(Ident) {
+            let ident: Ident = input.parse()?;
+            // Python spellings, so a PyTorch signature can be pasted as is.
+            match ident.to_string().as_str() {
+                "True" => Ok(RawValue::Bool(ident.span(), true)),
+                "False" => Ok(RawValue::Bool(ident.span(), false)),
+                other => Err(syn::Error::new(
+                    ident.span(),
+                    format!("expected a number, a string, `true`/`false` or an (h, w) pair, found `{other}`"),
+                )),
+            }
+        } else {
+            Err(lookahead.error())
+        }
+    }
+}
+
+impl RawValue {
+    fn span(&self) -> Span {
+        match self {
+            RawValue::Int(lit) => lit.span(),
+            RawValue::Float(lit) => lit.span(),
+            RawValue::Str(lit) => lit.span(),
+            RawValue::Negative(span, _) | RawValue::Bool(span, _) | RawValue::Tuple(span, _) => *span,
+        }
+    }
+
+    fn into_value(self, spans: &mut Spans, errors: &mut Vec<syn::Error>) -> Located<Value> {
+        let span = self.span();
+        let value = match self {
+            RawValue::Int(lit) => Value::Int(int(&lit, errors)),
+            RawValue::Float(lit) => Value::Float(float(&lit, errors)),
+            RawValue::Negative(_, inner) => match inner.into_value(spans, errors).value {
+                Value::Int(n) => Value::Int(-n),
+                Value::Float(x) => Value::Float(-x),
+                other => other,
+            },
+            RawValue::Str(lit) => Value::Str(lit.value()),
+            RawValue::Bool(_, b) => Value::Bool(b),
+            RawValue::Tuple(_, items) => Value::Tuple(items.into_iter().map(|v| v.into_value(spans, errors)).collect()),
+        };
+        Located::new(value, spans.add(span))
+    }
+}
+
+fn int(lit: &LitInt, errors: &mut Vec<syn::Error>) -> i128 {
+    if !lit.suffix().is_empty() {
+        errors.push(syn::Error::new(lit.span(), "write sizes without a type suffix"));
+        return 0;
+    }
+    match lit.base10_parse::<i128>() {
+        Ok(n) => n,
+        Err(_) => {
+            errors.push(syn::Error::new(lit.span(), "this number is too large"));
+            0
+        }
+    }
+}
+
+fn float(lit: &syn::LitFloat, errors: &mut Vec<syn::Error>) -> f64 {
+    match lit.base10_parse::<f64>() {
+        Ok(x) => x,
+        Err(err) => {
+            errors.push(err);
+            0.0
+        }
+    }
+}
+
+/// Reads `#[key = "..."]`; doc comments on layers are allowed and ignored.
+fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error>) -> Option<Located<String>> {
+    let mut key = None;
+    for attr in attrs {
+        if attr.path().is_ident("doc") {
+            continue;
+        }
+        if !attr.path().is_ident("key") {
+            errors.push(syn::Error::new(
+                attr.span(),
+                "unknown layer attribute; a layer takes only `#[key = \"state_dict.prefix\"]` (and doc comments)",
+            ));
+            continue;
+        }
+        let value = attr.meta.require_name_value().and_then(|nv| match &nv.value {
+            syn::Expr::Lit(syn::ExprLit {
+                lit: syn::Lit::Str(s), ..
+            }) => Ok(s.clone()),
+            other => Err(syn::Error::new(other.span(), "write the key as a string: `#[key = \"features.0\"]`")),
+        });
+        match value {
+            Ok(lit) if key.is_none() => key = Some(Located::new(lit.value(), spans.add(lit.span()))),
+            Ok(lit) => errors.push(syn::Error::new(lit.span(), "a layer takes one `#[key = ...]`")),
+            Err(err) => errors.push(err),
+        }
+    }
+    key
+}
+
+/// Parses an inline description. Syntax errors stop here; everything else is
+/// checked by the model.
+pub fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<Inline> {
+    let body: Body = syn::parse2(tokens)?;
+    let mut spans = Spans::default();
+    let mut errors = Vec::new();
+    let mut input = None;
+    let mut layers = Vec::new();
+    for entry in body.entries {
+        match entry.what {
+            EntryValue::Shape(span, dims) => {
+                if !entry.attrs.is_empty() || input.is_some() || !layers.is_empty() {
+                    errors.push(syn::Error::new(
+                        entry.name.span(),
+                        "`input: [C, H, W]` is written once, as the first entry, without attributes",
+                    ));
+                    continue;
+                }
+                let dims = dims
+                    .iter()
+                    .map(|lit| {
+                        let n = int(lit, &mut errors);
+                        let n = u64::try_from(n).unwrap_or_else(|_| {
+                            errors.push(syn::Error::new(lit.span(), "input dimensions are positive sizes"));
+                            0
+                        });
+                        Located::new(n, spans.add(lit.span()))
+                    })
+                    .collect();
+                input = Some(Located::new(dims, spans.add(span)));
+            }
+            EntryValue::Layer { kind, args } => {
+                let key = layer_key(&entry.attrs, &mut spans, &mut errors);
+                let args = args
+                    .map(|(_, args)| {
+                        args.into_iter()
+                            .map(|arg| Arg {
+                                keyword: arg.keyword.map(|k| Located::new(k.to_string(), spans.add(k.span()))),
+                                value: arg.value.into_value(&mut spans, &mut errors),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                layers.push(LayerSpec {
+                    name: Located::new(entry.name.to_string(), spans.add(entry.name.span())),
+                    key,
+                    kind: Located::new(kind.to_string(), spans.add(kind.span())),
+                    args,
+                });
+            }
+        }
+    }
+    if let Some(combined) = errors.into_iter().reduce(|mut all, e| {
+        all.combine(e);
+        all
+    }) {
+        return Err(combined);
+    }
+    let spec = Spec {
+        loc: spans.add(body.header.ident.span()),
+        input,
+        layers,
+    };
+    Ok(Inline {
+        header: body.header,
+        spec,
+        spans,
+    })
+}

@@ -1,0 +1,57 @@
+//! Items the generated code calls. Not a public API: names and signatures may
+//! change in any release, in step with `cnn-macros` (pinned with `=`).
+
+pub use bytemuck;
+
+use crate::Param;
+use bytemuck::Pod;
+
+/// A source of checked weight tensors, in [`crate::Model::PARAM_SPECS`] order.
+pub trait ParamSource {
+    /// The tensor at `index` of `PARAM_SPECS`, as the array type `T`.
+    ///
+    /// The loader has already checked every name, dtype and shape against the
+    /// specs, and the macro derives `T` from the same shapes.
+    fn take<T: Pod>(&mut self, index: usize) -> Param<T>;
+}
+
+/// Views the front of a scratch buffer as the tensor type `T`.
+///
+/// The macro sizes each buffer for the largest tensor it holds; the slice
+/// bounds check here is the run-time twin of that plan, and cannot fail for
+/// generated code.
+#[inline(always)]
+pub fn view_mut<T: Pod>(buffer: &mut [f32]) -> &mut T {
+    let len = core::mem::size_of::<T>() / core::mem::size_of::<f32>();
+    bytemuck::from_bytes_mut(bytemuck::cast_slice_mut(&mut buffer[..len]))
+}
+
+/// Reinterprets a tensor as another of the same size (Flatten), mutably.
+#[inline(always)]
+pub fn reshape_mut<A: Pod, B: Pod>(tensor: &mut A) -> &mut B {
+    bytemuck::cast_mut(tensor)
+}
+
+/// Reinterprets a tensor as another of the same size (Flatten), shared.
+#[inline(always)]
+pub fn reshape_ref<A: Pod, B: Pod>(tensor: &A) -> &B {
+    bytemuck::cast_ref(tensor)
+}
+
+/// A tensor as one flat slice, for element-wise kernels.
+#[inline(always)]
+pub fn flat_mut<T: Pod>(tensor: &mut T) -> &mut [f32] {
+    bytemuck::cast_slice_mut(core::slice::from_mut(tensor))
+}
+
+/// A tensor as one flat slice, shared.
+#[inline(always)]
+pub fn flat<T: Pod>(tensor: &T) -> &[f32] {
+    bytemuck::cast_slice(core::slice::from_ref(tensor))
+}
+
+/// Copies a tensor into another of the same size.
+#[inline(always)]
+pub fn copy<A: Pod, B: Pod>(from: &A, to: &mut B) {
+    flat_mut(to).copy_from_slice(flat(from));
+}
