@@ -51,8 +51,8 @@ pub mod __private;
 pub use cnn_macros::cnn_model;
 pub use model::Model;
 pub use param::{Param, ParamSpec};
-pub use scratch::Scratch;
-pub use shape_error::ShapeError;
+pub use scratch::{Scratch, ScratchSpace};
+pub use shape_error::{Buffer, ShapeError};
 pub use summary::{LayerInfo, Summary};
 #[cfg(feature = "alloc")]
 pub use weights::{WeightProblem, WeightsError};

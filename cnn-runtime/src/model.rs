@@ -96,8 +96,28 @@ pub trait Model: Sized {
     /// Runs inference with activation memory on the stack.
     ///
     /// Available when [`Model::SCRATCH_BYTES`] plus the output fit in
-    /// [`STACK_SCRATCH_LIMIT`]; otherwise the call fails to compile, and
-    /// [`Model::forward_with`] is the way.
+    /// [`STACK_SCRATCH_LIMIT`]; otherwise the call fails to build (a
+    /// post-monomorphisation error, so `cargo build` reports it, `cargo check`
+    /// does not), and [`Model::forward_with`] is the way:
+    ///
+    /// ```compile_fail
+    /// use cnn_runtime::{cnn_model, Model};
+    ///
+    /// cnn_model! {
+    ///     struct Big {
+    ///         input: [3, 224, 224],
+    ///         conv: Conv2d(3, 64, 3, padding = 1),
+    ///         relu: ReLU,
+    ///         pool: MaxPool2d(2),
+    ///         flatten: Flatten,
+    ///     }
+    /// }
+    ///
+    /// fn classify(model: &Big, image: &[[[f32; 224]; 224]; 3]) -> [f32; 64 * 112 * 112] {
+    ///     model.forward(image) // 12 MiB of activations: does not build
+    /// }
+    /// # fn main() { let _ = classify; }
+    /// ```
     fn forward(&self, input: &Self::Input) -> Self::Output {
         const {
             assert!(
@@ -138,13 +158,21 @@ pub trait Model: Sized {
         scratch: &mut Self::Scratch,
         output: &mut [f32],
     ) -> Result<(), ShapeError> {
-        let input: &Self::Input = bytemuck::try_from_bytes(bytemuck::cast_slice(input))
-            .map_err(|_| ShapeError::input(Self::INPUT_LEN, input.len()))?;
+        let input = Self::input_from_slice(input)?;
         let out_len = output.len();
         let output: &mut Self::Output = bytemuck::try_from_bytes_mut(bytemuck::cast_slice_mut(output))
             .map_err(|_| ShapeError::output(Self::OUTPUT_LEN, out_len))?;
         self.forward_with(input, scratch, output);
         Ok(())
+    }
+
+    /// Views a flat CHW slice as the typed input, without copying.
+    ///
+    /// # Errors
+    /// [`ShapeError`] when `input.len() != INPUT_LEN`.
+    fn input_from_slice(input: &[f32]) -> Result<&Self::Input, ShapeError> {
+        bytemuck::try_from_bytes(bytemuck::cast_slice(input))
+            .map_err(|_| ShapeError::input(Self::INPUT_LEN, input.len()))
     }
 
     /// A torchinfo-style table: per layer name, kind, output shape, parameters,

@@ -39,7 +39,10 @@ impl<const A: usize, const B: usize> Scratch<A, B> {
     /// assert_eq!(core::mem::size_of_val(&s), 128);
     /// ```
     pub const fn new() -> Self {
-        Scratch { a: [0.0; A], b: [0.0; B] }
+        Scratch {
+            a: [0.0; A],
+            b: [0.0; B],
+        }
     }
 }
 

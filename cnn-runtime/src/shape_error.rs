@@ -26,11 +26,19 @@ pub enum Buffer {
 
 impl ShapeError {
     pub(crate) fn input(expected: usize, found: usize) -> Self {
-        ShapeError { buffer: Buffer::Input, expected, found }
+        ShapeError {
+            buffer: Buffer::Input,
+            expected,
+            found,
+        }
     }
 
     pub(crate) fn output(expected: usize, found: usize) -> Self {
-        ShapeError { buffer: Buffer::Output, expected, found }
+        ShapeError {
+            buffer: Buffer::Output,
+            expected,
+            found,
+        }
     }
 }
 

@@ -139,22 +139,15 @@ fn bytes(f: &mut fmt::Formatter<'_>, n: usize) -> fmt::Result {
 
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let kind_width = self
-            .layers
-            .iter()
-            .map(|l| l.kind.len())
-            .max()
-            .unwrap_or(0)
-            .max(4);
-        let name_width = self
-            .layers
-            .iter()
-            .map(|l| l.name.len())
-            .max()
-            .unwrap_or(0)
-            .max(5);
+        let kind_width = self.layers.iter().map(|l| l.kind.len()).max().unwrap_or(0).max(4);
+        let name_width = self.layers.iter().map(|l| l.name.len()).max().unwrap_or(0).max(5);
         let rule_len = name_width + kind_width + 16 + 12 + 14 + 12 + 10;
-        writeln!(f, "{}  (input {})", self.name, ShapeText::new(self.input_shape).as_str())?;
+        writeln!(
+            f,
+            "{}  (input {})",
+            self.name,
+            ShapeText::new(self.input_shape).as_str()
+        )?;
         writeln!(
             f,
             "{:<name_width$}  {:<kind_width$}  {:<14}  {:>10}  {:>12}  {:>9}",

@@ -78,7 +78,10 @@ impl fmt::Display for WeightProblem {
                 "size mismatch for \"{key}\": the file has shape {found:?}, the model needs {expected:?}"
             ),
             WeightProblem::WrongDtype { key, found } => {
-                write!(f, "dtype of \"{key}\" is {found}; expected F32 (F16 and BF16 are converted)")
+                write!(
+                    f,
+                    "dtype of \"{key}\" is {found}; expected F32 (F16 and BF16 are converted)"
+                )
             }
         }
     }
@@ -134,10 +137,9 @@ fn check<'a, M: Model>(file: &SafeTensors<'a>) -> Result<Vec<TensorView<'a>>, We
         }
     }
     for name in file.names() {
-        let known = M::PARAM_SPECS.iter().any(|spec| spec.key == name)
-            || M::IGNORED_KEYS.contains(&name.as_str());
+        let known = M::PARAM_SPECS.iter().any(|spec| spec.key == name) || M::IGNORED_KEYS.contains(&name);
         if !known {
-            problems.push(WeightProblem::Unexpected { key: name.clone() });
+            problems.push(WeightProblem::Unexpected { key: name.to_string() });
         }
     }
     if problems.is_empty() {

@@ -224,7 +224,7 @@ fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error
         }
         if !attr.path().is_ident("key") {
             errors.push(syn::Error::new(
-                attr.span(),
+                attr.path().span(),
                 "unknown layer attribute; a layer takes only `#[key = \"state_dict.prefix\"]` (and doc comments)",
             ));
             continue;
@@ -233,7 +233,10 @@ fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error
             syn::Expr::Lit(syn::ExprLit {
                 lit: syn::Lit::Str(s), ..
             }) => Ok(s.clone()),
-            other => Err(syn::Error::new(other.span(), "write the key as a string: `#[key = \"features.0\"]`")),
+            other => Err(syn::Error::new(
+                other.span(),
+                "write the key as a string: `#[key = \"features.0\"]`",
+            )),
         });
         match value {
             Ok(lit) if key.is_none() => key = Some(Located::new(lit.value(), spans.add(lit.span()))),

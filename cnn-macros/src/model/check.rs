@@ -13,7 +13,6 @@ pub struct WindowLocs {
     pub kernel: Loc,
     /// `None` when the stride was left at its default.
     pub stride: Option<Loc>,
-    pub padding: Loc,
     pub kind: Loc,
 }
 
@@ -87,7 +86,10 @@ pub fn check_window(
                 let padded = if axis.pad_before == 0 && axis.pad_after == 0 {
                     format!("{padded_input}")
                 } else {
-                    format!("{} + {} + {} = {padded_input}", axis.input, axis.pad_before, axis.pad_after)
+                    format!(
+                        "{} + {} + {} = {padded_input}",
+                        axis.input, axis.pad_before, axis.pad_after
+                    )
                 };
                 diags.error(
                     locs.kernel,
@@ -115,11 +117,24 @@ pub fn check_window(
                         message.push_str(&format!("; or padding = {p} makes stride {} fit", axis.stride));
                     }
                 }
+                // Where the last floored window ends, in padded coordinates:
+                // if it reaches the last input pixel, flooring drops only padding.
+                let last_end = (floor - 1)
+                    .saturating_mul(axis.stride)
+                    .saturating_add(axis.effective_kernel().unwrap_or(u64::MAX) - 1);
+                let drops = if last_end >= axis.pad_before.saturating_add(axis.input) - 1 {
+                    "only padding"
+                } else {
+                    "input pixels"
+                };
                 message.push_str(&format!(
-                    "; or add `rounding = \"floor\"` to this layer to drop the remainder as PyTorch does (output {name} {floor})"
+                    "; or add `rounding = \"floor\"` to this layer to drop the remainder as PyTorch does (output {name} {floor}; this drops {drops})"
                 ));
                 if fixes.has_ceil_mode {
-                    message.push_str(&format!(", or `ceil_mode = true` to round up (output {name} {})", floor + 1));
+                    message.push_str(&format!(
+                        ", or `ceil_mode = true` to round up (output {name} {})",
+                        floor + 1
+                    ));
                 }
                 diags.error(locs.stride.unwrap_or(locs.kernel), message);
             }
@@ -134,12 +149,13 @@ pub fn check_window(
     None
 }
 
-/// Describes where a tensor comes from: "the input" or "layer `pool1`".
-pub fn producer_phrase(producer: Option<&str>) -> String {
-    match producer {
-        None => "the input".to_owned(),
-        Some(name) => name.to_owned(),
-    }
+/// The tensor arriving at a layer, for channel messages.
+pub struct Source {
+    pub channels: u64,
+    /// "pool1 produces" or "the input has".
+    pub produces: String,
+    /// `6x14x14`, when every dimension is known.
+    pub shape: Option<String>,
 }
 
 /// `in_channels` / `num_features` must equal the channels arriving.
@@ -148,19 +164,18 @@ pub fn check_channels(
     layer: &str,
     argument: &str,
     written: &Located<u64>,
-    arriving: u64,
-    arriving_shape: &str,
-    producer: &str,
+    source: &Source,
     fix: &str,
 ) -> bool {
-    if written.value == arriving {
+    if written.value == source.channels {
         return true;
     }
+    let shape = source.shape.as_ref().map_or_else(String::new, |s| format!(" ({s})"));
     diags.error(
         written.loc,
         format!(
-            "{layer}: {argument} is {}, but {producer} produces {arriving} channels ({arriving_shape}); write {fix}",
-            written.value
+            "{layer}: {argument} is {}, but {} {} channels{shape}; write {fix}",
+            written.value, source.produces, source.channels
         ),
     );
     false
@@ -190,7 +205,13 @@ pub fn check_features(
 }
 
 /// `groups` must divide both channel counts.
-pub fn check_groups(diags: &mut Diagnostics, layer: &str, groups: &Located<u64>, in_channels: u64, out_channels: u64) -> bool {
+pub fn check_groups(
+    diags: &mut Diagnostics,
+    layer: &str,
+    groups: &Located<u64>,
+    in_channels: u64,
+    out_channels: u64,
+) -> bool {
     let g = groups.value;
     let mut bad = Vec::new();
     if in_channels % g != 0 {
@@ -217,17 +238,23 @@ pub fn check_groups(diags: &mut Diagnostics, layer: &str, groups: &Located<u64>,
     false
 }
 
-/// PyTorch's pooling rule: padding at most half the (dilated) kernel, so
-/// that no window lies entirely in the padding.
-pub fn check_pool_padding(diags: &mut Diagnostics, layer: &str, padding: &Located<u64>, effective_kernel: u64, axis: &str) -> bool {
-    let limit = effective_kernel / 2;
+/// PyTorch's pooling rule: padding at most half the kernel size, so that no
+/// window lies entirely in the padding.
+pub fn check_pool_padding(
+    diags: &mut Diagnostics,
+    layer: &str,
+    padding: &Located<u64>,
+    kernel: u64,
+    axis: &str,
+) -> bool {
+    let limit = kernel / 2;
     if padding.value <= limit {
         return true;
     }
     diags.error(
         padding.loc,
         format!(
-            "{layer}: padding {} ({axis}) is more than half the kernel {effective_kernel}; pooling allows padding <= {effective_kernel} / 2 = {limit}, as in PyTorch",
+            "{layer}: padding {} ({axis}) is more than half the kernel size {kernel}; pooling allows padding <= {kernel} / 2 = {limit}, as in PyTorch",
             padding.value
         ),
     );
@@ -237,7 +264,9 @@ pub fn check_pool_padding(diags: &mut Diagnostics, layer: &str, padding: &Locate
 /// Every tensor must stay within [`MAX_TENSOR_BYTES`].
 pub fn check_tensor_size(diags: &mut Diagnostics, loc: Loc, layer: &str, what: &str, dims: &[u64]) -> Option<u64> {
     let numel = dims.iter().try_fold(1u64, |n, d| n.checked_mul(*d));
-    let fits = numel.and_then(|n| n.checked_mul(4)).is_some_and(|bytes| bytes <= MAX_TENSOR_BYTES);
+    let fits = numel
+        .and_then(|n| n.checked_mul(4))
+        .is_some_and(|bytes| bytes <= MAX_TENSOR_BYTES);
     if fits {
         return numel;
     }

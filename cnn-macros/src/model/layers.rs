@@ -19,9 +19,15 @@ use std::collections::HashMap;
 /// The shape arriving at a layer, as far as it is known.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Partial {
-    Chw { c: Option<u64>, hw: Option<Hw<u64>> },
+    Chw {
+        c: Option<u64>,
+        hw: Option<Hw<u64>>,
+    },
     /// `from` is the CxHxW shape it was flattened from, for messages.
-    Flat { n: Option<u64>, from: Option<[u64; 3]> },
+    Flat {
+        n: Option<u64>,
+        from: Option<[u64; 3]>,
+    },
     Unknown,
 }
 
@@ -116,8 +122,17 @@ struct Arriving {
 }
 
 impl Arriving {
-    fn producer(&self) -> String {
-        check::producer_phrase(self.producer.as_deref())
+    /// "pool1 produces" or "the input has", to start a description of it.
+    fn produces(&self) -> String {
+        match &self.producer {
+            Some(name) => format!("{name} produces"),
+            None => "the input has".to_owned(),
+        }
+    }
+
+    /// The full shape, when every dimension is known: `6x14x14`.
+    fn known_shape(&self) -> Option<String> {
+        self.shape.shape().map(|_| self.shape.describe())
     }
 }
 
@@ -177,7 +192,13 @@ pub fn build(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
         };
         let output_shape = built.output.shape();
         let sized = output_shape.and_then(|shape| {
-            check::check_tensor_size(diags, bound.kind_loc, &spec_layer.name.value, "the output", &shape.dims())
+            check::check_tensor_size(
+                diags,
+                bound.kind_loc,
+                &spec_layer.name.value,
+                "the output",
+                &shape.dims(),
+            )
         });
         let weights_ok = built.weights.iter().all(|w| {
             let what = format!("its {} tensor", w.role);
@@ -347,8 +368,8 @@ fn spatial(r: &mut Reader, arriving: &Arriving) -> Option<(Option<u64>, Option<H
         Partial::Flat { .. } => {
             let (layer, kind) = (r.bound.layer, r.bound.kind);
             let message = format!(
-                "{layer}: {kind} needs a CxHxW input, but {} produces {}; spatial layers must come before Flatten",
-                arriving.producer(),
+                "{layer}: {kind} needs a CxHxW input, but {} {}; spatial layers must come before Flatten",
+                arriving.produces(),
                 arriving.shape.describe()
             );
             r.diags.error(r.bound.kind_loc, message);
@@ -357,7 +378,14 @@ fn spatial(r: &mut Reader, arriving: &Arriving) -> Option<(Option<u64>, Option<H
     }
 }
 
-fn axes(input: Hw<u64>, kernel: Hw<u64>, stride: Hw<u64>, before: Hw<u64>, after: Hw<u64>, dilation: Hw<u64>) -> Hw<Axis> {
+fn axes(
+    input: Hw<u64>,
+    kernel: Hw<u64>,
+    stride: Hw<u64>,
+    before: Hw<u64>,
+    after: Hw<u64>,
+    dilation: Hw<u64>,
+) -> Hw<Axis> {
     let axis = |i, k, s, b, a, d| Axis {
         input: i,
         kernel: k,
@@ -408,13 +436,12 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
                 None
             } else {
                 match (same_padding(k.h.value, d.h.value), same_padding(k.w.value, d.w.value)) {
-                    (Some((top, bottom)), Some((left, right))) => Some((
-                        Hw { h: top, w: left },
-                        Hw { h: bottom, w: right },
-                        loc,
-                    )),
+                    (Some((top, bottom)), Some((left, right))) => {
+                        Some((Hw { h: top, w: left }, Hw { h: bottom, w: right }, loc))
+                    }
                     _ => {
-                        r.diags.error(loc, format!("{layer}: padding = \"same\" overflows for this kernel"));
+                        r.diags
+                            .error(loc, format!("{layer}: padding = \"same\" overflows for this kernel"));
                         None
                     }
                 }
@@ -438,19 +465,20 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
                 layer,
                 "in_channels",
                 cin,
-                c,
-                &arriving.shape.describe(),
-                &arriving.producer(),
+                &check::Source {
+                    channels: c,
+                    produces: arriving.produces(),
+                    shape: arriving.known_shape(),
+                },
                 &fix,
             );
         }
-        if let (Some(hw), Some(k), Some(s), Some(d), Some((before, after, pad_loc)), Some(rounding)) =
+        if let (Some(hw), Some(k), Some(s), Some(d), Some((before, after, _)), Some(rounding)) =
             (hw, kernel, stride, dilation, resolved_padding, rounding)
         {
             let locs = WindowLocs {
                 kernel: k.h.loc,
                 stride: bound.value("stride").map(|v| v.loc),
-                padding: pad_loc,
                 kind: bound.kind_loc,
             };
             let axes = axes(hw, values(k), values(s), before, after, values(d));
@@ -471,9 +499,16 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
         c: out_channels.as_ref().map(|c| c.value),
         hw: output_hw,
     };
-    let (Some(cin), Some(cout), Some(k), Some(s), Some(d), Some((before, after, _)), Some(g), Some(bias)) =
-        (in_channels, out_channels, kernel, stride, dilation, resolved_padding, groups, bias)
-    else {
+    let (Some(cin), Some(cout), Some(k), Some(s), Some(d), Some((before, after, _)), Some(g), Some(bias)) = (
+        in_channels,
+        out_channels,
+        kernel,
+        stride,
+        dilation,
+        resolved_padding,
+        groups,
+        bias,
+    ) else {
         return Built {
             op: None,
             output,
@@ -495,7 +530,12 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
     };
     let mut weights = vec![Weight {
         role: "weight",
-        shape: vec![conv.out_channels, conv.in_channels / conv.groups.max(1), conv.kernel.h, conv.kernel.w],
+        shape: vec![
+            conv.out_channels,
+            conv.in_channels / conv.groups.max(1),
+            conv.kernel.h,
+            conv.kernel.w,
+        ],
         trainable: true,
     }];
     if conv.bias {
@@ -507,8 +547,16 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
     }
     let description = describe_conv(&conv, matches!(padding, Some(Padding::Same(_))));
     let effective = Hw {
-        h: conv.dilation.h.saturating_mul(conv.kernel.h.saturating_sub(1)).saturating_add(1),
-        w: conv.dilation.w.saturating_mul(conv.kernel.w.saturating_sub(1)).saturating_add(1),
+        h: conv
+            .dilation
+            .h
+            .saturating_mul(conv.kernel.h.saturating_sub(1))
+            .saturating_add(1),
+        w: conv
+            .dilation
+            .w
+            .saturating_mul(conv.kernel.w.saturating_sub(1))
+            .saturating_add(1),
     };
     let stride = conv.stride;
     Built {
@@ -559,10 +607,22 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
         None => kernel,
     };
     let padding = r.padding(false);
-    let dilation = if is_avg { Some(Hw::both(Located::new(1, bound.kind_loc))) } else { r.pair("dilation", 1, Some(1)) };
+    let dilation = if is_avg {
+        Some(Hw::both(Located::new(1, bound.kind_loc)))
+    } else {
+        r.pair("dilation", 1, Some(1))
+    };
     let rounding = r.rounding(true);
-    let count_include_pad = if is_avg { r.flag("count_include_pad", true) } else { None };
-    let divisor_override = if is_avg { r.size("divisor_override", 1, Some(0)) } else { None };
+    let count_include_pad = if is_avg {
+        r.flag("count_include_pad", true)
+    } else {
+        None
+    };
+    let divisor_override = if is_avg {
+        r.size("divisor_override", 1, Some(0))
+    } else {
+        None
+    };
     if !is_avg {
         r.unsupported_flag("return_indices", false, "the indices are for unpooling during training");
     }
@@ -572,12 +632,13 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
     };
 
     let mut padding_ok = true;
-    if let (Some(k), Some(p), Some(d)) = (kernel, padding, dilation) {
-        let eff = |k: u64, d: u64| d.saturating_mul(k.saturating_sub(1)).saturating_add(1);
-        let same_axes = values(p).h == values(p).w && values(k).h == values(k).w && values(d).h == values(d).w;
-        padding_ok &= check::check_pool_padding(r.diags, layer, &p.h, eff(k.h.value, d.h.value), if same_axes { "height and width" } else { "height" });
+    // PyTorch bounds pool padding by the undilated kernel, even with dilation.
+    if let (Some(k), Some(p)) = (kernel, padding) {
+        let same_axes = values(p).h == values(p).w && values(k).h == values(k).w;
+        let axis = if same_axes { "height and width" } else { "height" };
+        padding_ok &= check::check_pool_padding(r.diags, layer, &p.h, k.h.value, axis);
         if !same_axes {
-            padding_ok &= check::check_pool_padding(r.diags, layer, &p.w, eff(k.w.value, d.w.value), "width");
+            padding_ok &= check::check_pool_padding(r.diags, layer, &p.w, k.w.value, "width");
         }
     }
 
@@ -591,7 +652,6 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
             let locs = WindowLocs {
                 kernel: k.h.loc,
                 stride: bound.value("stride").map(|v| v.loc),
-                padding: p.h.loc,
                 kind: bound.kind_loc,
             };
             let axes = axes(hw, values(k), values(s), values(p), values(p), values(d));
@@ -605,7 +665,10 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
             output_hw = check::check_window(r.diags, layer, axes, rounding, &locs, &fixes);
         }
     }
-    let output = Partial::Chw { c: channels, hw: output_hw };
+    let output = Partial::Chw {
+        c: channels,
+        hw: output_hw,
+    };
     let (Some(k), Some(s), Some(p), Some(d), Some(rounding)) = (kernel, stride, padding, dilation, rounding) else {
         return Built::elementwise(None, output, String::new());
     };
@@ -629,8 +692,16 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
         description.push_str(", ceil_mode=True");
     }
     let effective = Hw {
-        h: window.dilation.h.saturating_mul(window.kernel.h.saturating_sub(1)).saturating_add(1),
-        w: window.dilation.w.saturating_mul(window.kernel.w.saturating_sub(1)).saturating_add(1),
+        h: window
+            .dilation
+            .h
+            .saturating_mul(window.kernel.h.saturating_sub(1))
+            .saturating_add(1),
+        w: window
+            .dilation
+            .w
+            .saturating_mul(window.kernel.w.saturating_sub(1))
+            .saturating_add(1),
     };
     let stride = window.stride;
     let op = match kind {
@@ -750,8 +821,8 @@ fn linear(r: &mut Reader, arriving: &Arriving) -> Built {
                 _ => String::new(),
             };
             let message = format!(
-                "{layer}: Linear needs a flat input, but {} produces {shape}; add `flatten: Flatten,` before `{layer}`{flat}",
-                arriving.producer()
+                "{layer}: Linear needs a flat input, but {} {shape}; add `flatten: Flatten,` before `{layer}`{flat}",
+                arriving.produces()
             );
             r.diags.error(r.bound.kind_loc, message);
             ok = false;
@@ -759,10 +830,20 @@ fn linear(r: &mut Reader, arriving: &Arriving) -> Built {
         Partial::Flat { n: Some(n), from } => {
             if let Some(written) = &in_features {
                 let origin = match from {
-                    Some([c, h, w]) => format!("{} flattens {c}x{h}x{w}", arriving.producer()),
-                    None => format!("{} produces", arriving.producer()),
+                    Some([c, h, w]) => match &arriving.producer {
+                        Some(name) => format!("{name} flattens {c}x{h}x{w}"),
+                        None => format!("the input flattens {c}x{h}x{w}"),
+                    },
+                    None => arriving.produces(),
                 };
-                ok = check::check_features(r.diags, layer, written, n, &origin, out_features.as_ref().map(|o| o.value));
+                ok = check::check_features(
+                    r.diags,
+                    layer,
+                    written,
+                    n,
+                    &origin,
+                    out_features.as_ref().map(|o| o.value),
+                );
             }
         }
         Partial::Flat { n: None, .. } | Partial::Unknown => {}
@@ -816,7 +897,10 @@ fn batch_norm(r: &mut Reader, arriving: &Arriving) -> Built {
         "without running statistics, batch norm at inference uses the batch's own statistics",
     );
     if let Some(eps) = eps.as_ref().filter(|e| e.value < 0.0) {
-        r.diags.error(eps.loc, format!("{layer}: eps must not be negative, found {}", eps.value));
+        r.diags.error(
+            eps.loc,
+            format!("{layer}: eps must not be negative, found {}", eps.value),
+        );
     }
     let mut ok = true;
     if let Some((c, _)) = spatial(r, arriving) {
@@ -827,9 +911,11 @@ fn batch_norm(r: &mut Reader, arriving: &Arriving) -> Built {
                 layer,
                 "num_features",
                 written,
-                c,
-                &arriving.shape.describe(),
-                &arriving.producer(),
+                &check::Source {
+                    channels: c,
+                    produces: arriving.produces(),
+                    shape: arriving.known_shape(),
+                },
                 &fix,
             );
         }
@@ -842,11 +928,27 @@ fn batch_norm(r: &mut Reader, arriving: &Arriving) -> Built {
     let c = features.value;
     let mut weights = Vec::new();
     if affine.value {
-        weights.push(Weight { role: "weight", shape: vec![c], trainable: true });
-        weights.push(Weight { role: "bias", shape: vec![c], trainable: true });
+        weights.push(Weight {
+            role: "weight",
+            shape: vec![c],
+            trainable: true,
+        });
+        weights.push(Weight {
+            role: "bias",
+            shape: vec![c],
+            trainable: true,
+        });
     }
-    weights.push(Weight { role: "running_mean", shape: vec![c], trainable: false });
-    weights.push(Weight { role: "running_var", shape: vec![c], trainable: false });
+    weights.push(Weight {
+        role: "running_mean",
+        shape: vec![c],
+        trainable: false,
+    });
+    weights.push(Weight {
+        role: "running_var",
+        shape: vec![c],
+        trainable: false,
+    });
     let mut description = format!("BatchNorm2d({c}");
     if eps.value != 1e-5 {
         description.push_str(&format!(", eps={}", eps.value));
@@ -888,7 +990,10 @@ fn elementwise(r: &mut Reader, arriving: &Arriving) -> Built {
             } else {
                 r.diags.error(
                     p.loc,
-                    format!("{layer}: dropout probability has to be between 0 and 1, but got {}", p.value),
+                    format!(
+                        "{layer}: dropout probability has to be between 0 and 1, but got {}",
+                        p.value
+                    ),
                 );
                 None
             }

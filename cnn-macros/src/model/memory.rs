@@ -38,13 +38,9 @@ pub fn access(op: &Op) -> Access {
         | Op::AdaptiveAvgPool2d(_)
         | Op::Linear { .. } => Access::OutOfPlace,
         Op::Flatten | Op::Dropout => Access::View,
-        Op::BatchNorm2d { .. }
-        | Op::ReLU
-        | Op::ReLU6
-        | Op::LeakyReLU(_)
-        | Op::Sigmoid
-        | Op::Tanh
-        | Op::Softmax => Access::InPlace,
+        Op::BatchNorm2d { .. } | Op::ReLU | Op::ReLU6 | Op::LeakyReLU(_) | Op::Sigmoid | Op::Tanh | Op::Softmax => {
+            Access::InPlace
+        }
     }
 }
 

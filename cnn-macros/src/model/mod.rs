@@ -173,7 +173,10 @@ pub fn validate(spec: &Spec) -> Result<Model, Vec<Diagnostic>> {
             if diags.is_empty() {
                 // Every path that yields no model reports why; this keeps the
                 // promise of an error, not a panic, if one ever does not.
-                diags.error(spec.loc, "internal error: the model could not be built; please report this description");
+                diags.error(
+                    spec.loc,
+                    "internal error: the model could not be built; please report this description",
+                );
             }
             Err(diags.into_vec())
         }

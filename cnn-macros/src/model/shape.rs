@@ -50,16 +50,12 @@ pub enum AxisError {
 impl Axis {
     /// `D*(K-1) + 1`: the extent the dilated kernel covers.
     pub fn effective_kernel(&self) -> Option<u64> {
-        self.dilation
-            .checked_mul(self.kernel.checked_sub(1)?)?
-            .checked_add(1)
+        self.dilation.checked_mul(self.kernel.checked_sub(1)?)?.checked_add(1)
     }
 
     /// `W + before + after`.
     pub fn padded_input(&self) -> Option<u64> {
-        self.input
-            .checked_add(self.pad_before)?
-            .checked_add(self.pad_after)
+        self.input.checked_add(self.pad_before)?.checked_add(self.pad_after)
     }
 
     /// The output size under `rounding`. Callers have already checked that
@@ -205,7 +201,14 @@ mod tests {
     #[test]
     fn asymmetric_padding() {
         // "same" for an even kernel: 4 -> total 3, split 1 before, 2 after
-        let axis = Axis { input: 6, kernel: 4, stride: 1, pad_before: 1, pad_after: 2, dilation: 1 };
+        let axis = Axis {
+            input: 6,
+            kernel: 4,
+            stride: 1,
+            pad_before: 1,
+            pad_after: 2,
+            dilation: 1,
+        };
         assert_eq!(axis.output(Exact), Ok(6));
     }
 
@@ -222,7 +225,11 @@ mod tests {
             ((4, 3), (4, 5)),
         ];
         for ((kernel, dilation), expected) in table {
-            assert_eq!(same_padding(kernel, dilation), Some(expected), "k={kernel} d={dilation}");
+            assert_eq!(
+                same_padding(kernel, dilation),
+                Some(expected),
+                "k={kernel} d={dilation}"
+            );
         }
     }
 

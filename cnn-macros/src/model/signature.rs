@@ -14,17 +14,29 @@ pub struct Param {
 }
 
 const fn req(name: &'static str) -> Param {
-    Param { name, required: true, positional: true }
+    Param {
+        name,
+        required: true,
+        positional: true,
+    }
 }
 
 const fn opt(name: &'static str) -> Param {
-    Param { name, required: false, positional: true }
+    Param {
+        name,
+        required: false,
+        positional: true,
+    }
 }
 
 /// Keyword-only: our own additions (`rounding`), never positional, so that a
 /// PyTorch argument list means the same thing here.
 const fn kw(name: &'static str) -> Param {
-    Param { name, required: false, positional: false }
+    Param {
+        name,
+        required: false,
+        positional: false,
+    }
 }
 
 /// Every layer kind the language knows, with its signature.
@@ -108,12 +120,6 @@ impl<'a> Bound<'a> {
 
     pub fn value(&self, name: &str) -> Option<&'a Located<Value>> {
         self.get(name).map(|arg| &arg.value)
-    }
-
-    /// Where to point an error about argument `name`: the argument itself, or
-    /// the layer kind when the user left it at its default.
-    pub fn loc_or_kind(&self, name: &str) -> Loc {
-        self.value(name).map_or(self.kind_loc, |v| v.loc)
     }
 }
 

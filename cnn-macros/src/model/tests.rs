@@ -40,7 +40,10 @@ fn what(spec: &Spec, loc: Loc) -> String {
             return "key".into();
         }
         for (i, arg) in layer.args.iter().enumerate() {
-            let label = arg.keyword.as_ref().map_or_else(|| format!("arg {i}"), |k| k.value.clone());
+            let label = arg
+                .keyword
+                .as_ref()
+                .map_or_else(|| format!("arg {i}"), |k| k.value.clone());
             if arg.keyword.as_ref().is_some_and(|k| k.loc == loc) {
                 return format!("keyword {label}");
             }
@@ -119,7 +122,10 @@ fn lenet5_shapes_params_and_macs() {
     assert_eq!(model.macs, 416_520);
     // conv1 sees 5x5, pool1 6x6, conv2 14x14, pool2 16x16 of the input
     let fields: Vec<_> = model.layers.iter().map(|l| l.receptive_field.map(|f| f.h)).collect();
-    assert_eq!(&fields[..7], &[Some(5), Some(5), Some(6), Some(14), Some(14), Some(16), None]);
+    assert_eq!(
+        &fields[..7],
+        &[Some(5), Some(5), Some(6), Some(14), Some(14), Some(16), None]
+    );
     // ping-pong buffers: the largest tensors alternate between A and B
     assert_eq!(model.memory.sizes, [6 * 28 * 28, 6 * 14 * 14]);
 }
@@ -144,7 +150,22 @@ fn cs231n_stride_that_does_not_fit() {
     assert_eq!(
         message,
         "conv2: output height and width (7 - 3 + 2*0) / 3 + 1 = 2.33 is not a whole number; strides that fit: 1, 2; \
-         or padding = 1 makes stride 3 fit; or add `rounding = \"floor\"` to this layer to drop the remainder as PyTorch does (output height and width 2)"
+         or padding = 1 makes stride 3 fit; or add `rounding = \"floor\"` to this layer to drop the remainder as PyTorch does (output height and width 2; this drops input pixels)"
+    );
+}
+
+#[test]
+fn a_remainder_in_the_padding_only_says_so() {
+    let errors = errors(quote! {
+        struct Net { input: [8, 56, 56], conv: Conv2d(8, 8, 3, stride = 2, padding = 1) }
+    });
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(
+        errors[0]
+            .1
+            .contains("(output height and width 28; this drops only padding)"),
+        "{}",
+        errors[0].1
     );
 }
 
@@ -171,7 +192,9 @@ fn same_padding_even_kernel() {
     }))
     .unwrap_or_else(|e| panic!("{e:?}"));
     assert_eq!(model.tensors[1], chw(4, 9, 6));
-    let Op::Conv2d(conv) = &model.layers[0].op else { panic!("not a conv") };
+    let Op::Conv2d(conv) = &model.layers[0].op else {
+        panic!("not a conv")
+    };
     assert_eq!((conv.pad_before.h, conv.pad_after.h), (0, 1));
     assert_eq!((conv.pad_before.w, conv.pad_after.w), (1, 2));
 }
@@ -192,9 +215,23 @@ fn one_build_reports_every_independent_error() {
     // are wrong, fc lacks a Flatten. conv2's shape stays unknown after conv1,
     // so nothing cascades from the first error.
     assert_eq!(at, ["stride", "arg 0", "arg 0", "kind Linear"], "{errors:?}");
-    assert!(errors[1].1.contains("in_channels is 8, but conv1 produces 6 channels"), "{}", errors[1].1);
-    assert!(errors[2].1.contains("num_features is 6, but conv2 produces 16 channels"), "{}", errors[2].1);
-    assert!(errors[3].1.contains("add `flatten: Flatten,` before `fc`"), "{}", errors[3].1);
+    assert!(
+        errors[1].1.contains("in_channels is 8, but conv1 produces 6 channels"),
+        "{}",
+        errors[1].1
+    );
+    assert!(
+        errors[2]
+            .1
+            .contains("num_features is 6, but conv2 produces 16 channels"),
+        "{}",
+        errors[2].1
+    );
+    assert!(
+        errors[3].1.contains("add `flatten: Flatten,` before `fc`"),
+        "{}",
+        errors[3].1
+    );
 }
 
 #[test]
@@ -221,7 +258,7 @@ fn each_error_kind_points_at_its_argument() {
         (quote!(struct N { input: [3, 8, 8], c: Conv2d(3, 0, 3) }), "arg 1", "must be at least 1"),
         (quote!(struct N { input: [3, 8, 8], c: Conv2d(3, 4, 3, groups = 2) }), "groups", "groups = 2 does not divide in_channels = 3"),
         (quote!(struct N { input: [3, 4, 4], c: Conv2d(3, 4, 5) }), "arg 2", "kernel height and width 5 is larger than the padded input"),
-        (quote!(struct N { input: [3, 8, 8], p: MaxPool2d(3, padding = 2) }), "padding", "padding 2 (height and width) is more than half the kernel 3"),
+        (quote!(struct N { input: [3, 8, 8], p: MaxPool2d(3, padding = 2) }), "padding", "padding 2 (height and width) is more than half the kernel size 3"),
         (quote!(struct N { input: [3, 8, 8], c: Conv2D(3, 4, 3) }), "kind Conv2D", "did you mean `Conv2d`?"),
         (quote!(struct N { input: [3, 8, 8], c: Conv2d(3, 4, 3, strid = 2) }), "keyword strid", "did you mean `stride`?"),
         (quote!(struct N { input: [3, 8, 8], a: ReLU, a: ReLU }), "name a", "duplicate layer name `a`"),
@@ -258,9 +295,17 @@ fn absurd_sizes_are_errors_not_overflows() {
         }
     });
     assert!(!errors.is_empty());
-    assert!(errors.iter().all(|(_, m)| m.contains("larger than") || m.contains("overflow")), "{errors:?}");
+    assert!(
+        errors
+            .iter()
+            .all(|(_, m)| m.contains("larger than") || m.contains("overflow")),
+        "{errors:?}"
+    );
     let errors = errors_of_huge_linear();
-    assert!(errors.iter().any(|(_, m)| m.contains("larger than the 2047 MiB")), "{errors:?}");
+    assert!(
+        errors.iter().any(|(_, m)| m.contains("larger than the 2047 MiB")),
+        "{errors:?}"
+    );
 }
 
 fn errors_of_huge_linear() -> Vec<(String, String)> {

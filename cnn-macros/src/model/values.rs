@@ -52,16 +52,16 @@ impl Reader<'_, '_> {
             },
             Value::Int(n) => {
                 let what = if min == 1 { "at least 1" } else { "0 or more" };
-                self.error(
-                    value.loc,
-                    format!("{kind} argument `{name}` must be {what}, found {n}"),
-                );
+                self.error(value.loc, format!("{kind} argument `{name}` must be {what}, found {n}"));
                 None
             }
             ref other => {
                 self.error(
                     value.loc,
-                    format!("{kind} argument `{name}` must be an integer, found {}", other.describe()),
+                    format!(
+                        "{kind} argument `{name}` must be an integer, found {}",
+                        other.describe()
+                    ),
                 );
                 None
             }
@@ -121,7 +121,9 @@ impl Reader<'_, '_> {
                     _ => {
                         self.error(
                             value.loc,
-                            format!("{kind} padding must be an integer or an (h, w) pair; \"{text}\" is only for Conv2d"),
+                            format!(
+                                "{kind} padding must be an integer or an (h, w) pair; \"{text}\" is only for Conv2d"
+                            ),
                         );
                         None
                     }
@@ -141,7 +143,10 @@ impl Reader<'_, '_> {
                 let kind = self.bound.kind;
                 self.error(
                     value.loc,
-                    format!("{kind} argument `{name}` must be `true` or `false`, found {}", other.describe()),
+                    format!(
+                        "{kind} argument `{name}` must be `true` or `false`, found {}",
+                        other.describe()
+                    ),
                 );
                 None
             }
@@ -162,7 +167,10 @@ impl Reader<'_, '_> {
                 let kind = self.bound.kind;
                 self.error(
                     value.loc,
-                    format!("{kind} argument `{name}` must be a finite number, found {}", other.describe()),
+                    format!(
+                        "{kind} argument `{name}` must be a finite number, found {}",
+                        other.describe()
+                    ),
                 );
                 None
             }
@@ -180,7 +188,10 @@ impl Reader<'_, '_> {
                 let kind = self.bound.kind;
                 self.error(
                     value.loc,
-                    format!("{kind} argument `{name}` must be an integer, found {}", other.describe()),
+                    format!(
+                        "{kind} argument `{name}` must be an integer, found {}",
+                        other.describe()
+                    ),
                 );
                 None
             }
@@ -213,7 +224,11 @@ impl Reader<'_, '_> {
             "floor" => Rounding::Floor,
             other => {
                 let kind = self.bound.kind;
-                let ceil = if has_ceil_mode { "; for ceiling write `ceil_mode = true`" } else { "" };
+                let ceil = if has_ceil_mode {
+                    "; for ceiling write `ceil_mode = true`"
+                } else {
+                    ""
+                };
                 self.error(
                     rounding.loc,
                     format!("{kind} argument `rounding` must be \"exact\" (the default) or \"floor\" (PyTorch's rounding), found \"{other}\"{ceil}"),
@@ -244,7 +259,10 @@ impl Reader<'_, '_> {
         if let Some(flag) = self.flag(name, default) {
             if flag.value != default {
                 let kind = self.bound.kind;
-                self.error(flag.loc, format!("{kind} with `{name} = {}` is not supported: {why}", flag.value));
+                self.error(
+                    flag.loc,
+                    format!("{kind} with `{name} = {}` is not supported: {why}", flag.value),
+                );
             }
         }
     }
