@@ -116,7 +116,10 @@ pub trait Model: Sized {
     /// fn classify(model: &Big, image: &[[[f32; 224]; 224]; 3]) -> [f32; 64 * 112 * 112] {
     ///     model.forward(image) // 12 MiB of activations: does not build
     /// }
-    /// # fn main() { let _ = classify; }
+    /// # fn main() {
+    /// #     let run: fn(&Big, &[[[f32; 224]; 224]; 3]) -> [f32; 64 * 112 * 112] = classify;
+    /// #     let _ = run;
+    /// # }
     /// ```
     fn forward(&self, input: &Self::Input) -> Self::Output {
         const {
@@ -195,5 +198,27 @@ pub trait Model: Sized {
     #[cfg(feature = "alloc")]
     fn from_safetensors(bytes: &[u8]) -> Result<Self, crate::WeightsError> {
         crate::weights::load(bytes)
+    }
+
+    /// Builds the model with weights computed by `value(spec, index)`, where
+    /// `index` runs over the tensor's elements in PyTorch's (row-major)
+    /// order. For benchmarks and tests of an architecture before training.
+    ///
+    /// ```
+    /// use cnn_runtime::{cnn_model, Model};
+    ///
+    /// cnn_model! {
+    ///     struct Affine {
+    ///         input: [2],
+    ///         fc: Linear(2, 1),
+    ///     }
+    /// }
+    ///
+    /// let model = Affine::from_fn(|spec, _| if spec.key == "fc.bias" { 0.5 } else { 1.0 });
+    /// assert_eq!(model.forward(&[2.0, 3.0]), [5.5]);
+    /// ```
+    #[cfg(feature = "alloc")]
+    fn from_fn(value: impl FnMut(&crate::ParamSpec, usize) -> f32) -> Self {
+        crate::weights::from_fn(value)
     }
 }

@@ -195,3 +195,28 @@ pub(crate) fn load<M: Model>(bytes: &[u8]) -> Result<M, WeightsError> {
     let views = check::<M>(&file)?;
     Ok(M::__from_params(&mut Views { views }))
 }
+
+/// Fills each tensor from a function of its spec and element index.
+struct Computed<F> {
+    value: F,
+    specs: &'static [crate::ParamSpec],
+}
+
+impl<F: FnMut(&crate::ParamSpec, usize) -> f32> ParamSource for Computed<F> {
+    fn take<T: Pod>(&mut self, index: usize) -> Param<T> {
+        let mut data: Box<T> = bytemuck::zeroed_box();
+        if let Some(spec) = self.specs.get(index) {
+            for (i, value) in crate::__private::flat_mut(&mut *data).iter_mut().enumerate() {
+                *value = (self.value)(spec, i);
+            }
+        }
+        Param::from_box(data)
+    }
+}
+
+pub(crate) fn from_fn<M: Model>(value: impl FnMut(&crate::ParamSpec, usize) -> f32) -> M {
+    M::__from_params(&mut Computed {
+        value,
+        specs: M::PARAM_SPECS,
+    })
+}

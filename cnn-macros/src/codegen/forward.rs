@@ -98,7 +98,7 @@ fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
         }
     };
     let flat = quote!(::cnn_runtime::__private::flat_mut(&mut *#output));
-    let step = match &layer.op {
+    match &layer.op {
         Op::Conv2d(conv) => {
             let cout = lit(conv.out_channels);
             let cing = lit(conv.in_channels / conv.groups);
@@ -194,6 +194,5 @@ fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
             Shape::Flat(_) => in_place(quote!(::cnn_runtime::kernels::softmax(#flat);)),
             Shape::Chw { .. } => in_place(quote!(::cnn_runtime::kernels::softmax_channels::<#c, #h, #w>(#output);)),
         },
-    };
-    step
+    }
 }

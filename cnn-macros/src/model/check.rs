@@ -214,17 +214,17 @@ pub fn check_groups(
 ) -> bool {
     let g = groups.value;
     let mut bad = Vec::new();
-    if in_channels % g != 0 {
+    if !in_channels.is_multiple_of(g) {
         bad.push(format!("in_channels = {in_channels}"));
     }
-    if out_channels % g != 0 {
+    if !out_channels.is_multiple_of(g) {
         bad.push(format!("out_channels = {out_channels}"));
     }
     if bad.is_empty() {
         return true;
     }
     let divisors: Vec<String> = (1..=in_channels.min(out_channels).min(4096))
-        .filter(|d| in_channels % d == 0 && out_channels % d == 0)
+        .filter(|d| in_channels.is_multiple_of(*d) && out_channels.is_multiple_of(*d))
         .map(|d| d.to_string())
         .collect();
     diags.error(

@@ -71,7 +71,7 @@ impl Axis {
         }
         let span = padded - effective;
         let floor = span / self.stride + 1;
-        if span % self.stride == 0 {
+        if span.is_multiple_of(self.stride) {
             return Ok(floor);
         }
         match rounding {
@@ -99,7 +99,7 @@ impl Axis {
             return Vec::new();
         };
         (1..=effective.min(64))
-            .filter(|s| *s != self.stride && span % s == 0)
+            .filter(|s| *s != self.stride && span.is_multiple_of(*s))
             .collect()
     }
 
@@ -113,7 +113,7 @@ impl Axis {
             }
             let padded = p.checked_mul(2).and_then(|both| self.input.checked_add(both));
             match padded.and_then(|padded| padded.checked_sub(effective)) {
-                Some(span) => span % self.stride == 0,
+                Some(span) => span.is_multiple_of(self.stride),
                 None => false,
             }
         })

@@ -1,0 +1,57 @@
+//! The numeric kernels that generated models call.
+//!
+//! Tensors are PyTorch's NCHW with batch 1, stored as nested fixed-size
+//! arrays: a C×H×W tensor is `[[[f32; W]; H]; C]`. Every shape is a const
+//! generic, so a shape mistake is a compile error, not a run-time panic.
+//!
+//! Each shaped kernel is a thin wrapper: it packs its const parameters into a
+//! plain geometry struct (checked at compile time by a `const { }` block) and
+//! hands flat slices to a `*_core` function marked `#[inline(always)]`. The
+//! core is therefore compiled once per shape with every loop bound a
+//! constant, which is what lets LLVM unroll and vectorise it, while one
+//! source serves all shapes and stays testable with run-time geometries.
+//!
+//! [`mod@reference`] holds naive versions written straight from PyTorch's
+//! definitions; the tests check every fast core against them.
+
+mod activation;
+mod adaptive_pool;
+mod avg_pool;
+mod batch_norm;
+mod conv2d;
+mod linear;
+mod max_pool;
+pub mod reference;
+mod shape;
+mod softmax;
+#[cfg(test)]
+mod test_util;
+mod window;
+
+pub use activation::{leaky_relu, relu, relu6, sigmoid, tanh};
+pub use adaptive_pool::{adaptive_avg_pool2d, AdaptivePool2dGeometry};
+pub use avg_pool::{avg_pool2d, AvgPool2dGeometry};
+pub use batch_norm::batch_norm2d;
+pub use conv2d::{conv2d, Conv2dGeometry};
+pub use linear::{linear, LinearGeometry};
+pub use max_pool::{max_pool2d, min_pool2d, Pool2dGeometry};
+pub use shape::ChwShape;
+pub use softmax::{softmax, softmax_channels};
+
+// The run-time-shaped cores: public so benchmarks and integration tests can
+// drive them with arbitrary geometries, hidden because generated code only
+// ever calls the shaped wrappers above.
+#[doc(hidden)]
+pub use adaptive_pool::adaptive_avg_pool2d_core;
+#[doc(hidden)]
+pub use avg_pool::avg_pool2d_core;
+#[doc(hidden)]
+pub use batch_norm::batch_norm2d_core;
+#[doc(hidden)]
+pub use conv2d::conv2d_core;
+#[doc(hidden)]
+pub use linear::linear_core;
+#[doc(hidden)]
+pub use max_pool::{max_pool2d_core, min_pool2d_core};
+#[doc(hidden)]
+pub use softmax::softmax_channels_core;
