@@ -11,6 +11,7 @@
 
 mod codegen;
 mod diag;
+mod embed;
 mod expand;
 mod front;
 mod model;

@@ -24,6 +24,8 @@ pub struct Spec {
     pub loc: Loc,
     /// `input: [C, H, W]` (or `[N]`), if written.
     pub input: Option<Located<Vec<Located<u64>>>>,
+    /// A safetensors file to embed, as written (relative path).
+    pub weights: Option<Located<String>>,
     pub layers: Vec<LayerSpec>,
 }
 

@@ -55,3 +55,26 @@ pub fn flat<T: Pod>(tensor: &T) -> &[f32] {
 pub fn copy<A: Pod, B: Pod>(from: &A, to: &mut B) {
     flat_mut(to).copy_from_slice(flat(from));
 }
+
+/// Weights embedded in the binary: each tensor is read in place.
+pub struct Embedded {
+    bytes: &'static [u8],
+    offsets: &'static [usize],
+}
+
+impl Embedded {
+    /// `bytes` is the safetensors file; `offsets[i]` is where tensor `i` of
+    /// `PARAM_SPECS` starts, checked (shape, dtype, alignment) by the macro.
+    pub const fn new(bytes: &'static [u8], offsets: &'static [usize]) -> Self {
+        Embedded { bytes, offsets }
+    }
+}
+
+impl ParamSource for Embedded {
+    fn take<T: Pod>(&mut self, index: usize) -> Param<T> {
+        let start = self.offsets[index];
+        let end = start + core::mem::size_of::<T>();
+        // The macro checked bounds and 4-byte alignment while compiling.
+        Param::from_static(bytemuck::from_bytes(&self.bytes[start..end]))
+    }
+}

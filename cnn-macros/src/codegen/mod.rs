@@ -7,7 +7,8 @@
 mod forward;
 mod tables;
 
-use crate::front::inline::Header;
+use crate::embed::Embedded;
+use crate::front::Header;
 use crate::model::{Model, Shape, Weight};
 use proc_macro2::{Ident, Literal, Span, TokenStream};
 use quote::quote;
@@ -40,8 +41,60 @@ pub fn field(layer: &str, weight: &Weight) -> Ident {
     Ident::new(&format!("w_{clean}_{}", weight.role), Span::call_site())
 }
 
+/// `const _: &str = include_str!(...)` for each file the description read, so
+/// that Cargo rebuilds the crate when one changes (`tracked_path` is unstable).
+fn track(files: &[String]) -> TokenStream {
+    let files = files.iter();
+    quote!(#(const _: &str = ::core::include_str!(#files);)*)
+}
+
+/// `Net::embedded()`: the model over weights included in the binary.
+fn embedded_constructor(header: &Header, embedded: &Embedded) -> TokenStream {
+    let Header { vis, ident, .. } = header;
+    let Embedded {
+        written,
+        path,
+        len,
+        pad,
+        offsets,
+    } = embedded;
+    let doc = format!(
+        " The model with the weights of `{written}`, embedded in the binary and checked against the \
+         architecture at compile time. No file I/O, no parsing and no allocation: the kernels read \
+         the tensors in place."
+    );
+    quote! {
+        impl #ident {
+            #[doc = #doc]
+            #vis fn embedded() -> Self {
+                const _: () = ::core::assert!(
+                    ::core::cfg!(target_endian = "little"),
+                    "embedded weights are little-endian f32; this target is big-endian"
+                );
+                // Aligned so that every f32 tensor of the file lands on a
+                // 4-byte boundary and can be read in place.
+                #[repr(C, align(64))]
+                struct Blob {
+                    _pad: [u8; #pad],
+                    bytes: [u8; #len],
+                }
+                static BLOB: Blob = Blob {
+                    _pad: [0; #pad],
+                    bytes: *::core::include_bytes!(#path),
+                };
+                <Self as ::cnn_runtime::Model>::__from_params(&mut ::cnn_runtime::__private::Embedded::new(
+                    &BLOB.bytes,
+                    &[#(#offsets),*],
+                ))
+            }
+        }
+    }
+}
+
 /// The struct and its `Model` impl.
-pub fn generate(header: &Header, model: &Model) -> TokenStream {
+pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tracked: &[String]) -> TokenStream {
+    let tracked = track(tracked);
+    let embedded = embedded.map(|e| embedded_constructor(header, e));
     let Header { attrs, vis, ident } = header;
     let fields = model.layers.iter().flat_map(|layer| {
         layer.weights.iter().map(move |weight| {
@@ -76,6 +129,9 @@ pub fn generate(header: &Header, model: &Model) -> TokenStream {
         #vis struct #ident {
             #(#fields,)*
         }
+
+        #tracked
+        #embedded
 
         impl ::cnn_runtime::Model for #ident {
             type Input = #input_type;
@@ -117,11 +173,13 @@ pub fn generate(header: &Header, model: &Model) -> TokenStream {
 /// What the user gets when the description has errors: the errors, plus a
 /// stub of the type so that code using it does not add a cascade of "cannot
 /// find type" errors (the approach of thiserror's fallback).
-pub fn fallback(header: &Header, errors: TokenStream) -> TokenStream {
+pub fn fallback(header: &Header, errors: TokenStream, tracked: &[String]) -> TokenStream {
     let Header { attrs, vis, ident } = header;
+    let tracked = track(tracked);
     let name_text = ident.to_string();
     quote! {
         #errors
+        #tracked
 
         #(#attrs)*
         #vis struct #ident {}

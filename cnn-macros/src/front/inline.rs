@@ -1,31 +1,17 @@
 //! The inline front end: `cnn_model! { pub struct Net { input: [...], ... } }`,
 //! parsed with syn.
 
-use super::Spans;
+use super::Origins;
 use crate::spec::{Arg, LayerSpec, Located, Spec, Value};
 use proc_macro2::Span;
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::spanned::Spanned;
-use syn::{braced, bracketed, parenthesized, Attribute, Ident, LitInt, Token, Visibility};
+use syn::{bracketed, parenthesized, Attribute, Ident, LitInt, Token};
 
-/// The Rust-facing part of the description: attributes, visibility, name.
-pub struct Header {
-    pub attrs: Vec<Attribute>,
-    pub vis: Visibility,
-    pub ident: Ident,
-}
-
-/// A parsed inline description: its header, its spec and the span table.
-pub struct Inline {
-    pub header: Header,
-    pub spec: Spec,
-    pub spans: Spans,
-}
-
-/// Syntax tree of the description, before conversion to a spec.
-struct Body {
-    header: Header,
+/// The entries between the braces, before conversion to a spec.
+pub struct Body {
     entries: Punctuated<Entry, Token![,]>,
 }
 
@@ -37,6 +23,8 @@ struct Entry {
 
 enum EntryValue {
     Shape(Span, Vec<LitInt>),
+    /// `weights: "path.safetensors"`
+    Path(syn::LitStr),
     Layer {
         kind: Ident,
         args: Option<(Span, Punctuated<RawArg, Token![,]>)>,
@@ -59,19 +47,8 @@ enum RawValue {
 
 impl Parse for Body {
     fn parse(input: ParseStream) -> syn::Result<Self> {
-        let attrs = input.call(Attribute::parse_outer)?;
-        let vis: Visibility = input.parse()?;
-        input.parse::<Token![struct]>()?;
-        let ident: Ident = input.parse()?;
-        let content;
-        braced!(content in input);
-        let entries = content.parse_terminated(Entry::parse, Token![,])?;
-        if !input.is_empty() {
-            return Err(input.error("unexpected tokens after the model's closing brace"));
-        }
         Ok(Body {
-            header: Header { attrs, vis, ident },
-            entries,
+            entries: input.parse_terminated(Entry::parse, Token![,])?,
         })
     }
 }
@@ -81,7 +58,9 @@ impl Parse for Entry {
         let attrs = input.call(Attribute::parse_outer)?;
         let name: Ident = input.parse()?;
         input.parse::<Token![:]>()?;
-        let what = if name == "input" {
+        let what = if name == "weights" && input.peek(syn::LitStr) {
+            EntryValue::Path(input.parse()?)
+        } else if name == "input" {
             let content;
             let bracket = bracketed!(content in input);
             let dims = Punctuated::<LitInt, Token![,]>::parse_terminated(&content)?;
@@ -173,21 +152,23 @@ impl RawValue {
         }
     }
 
-    fn into_value(self, spans: &mut Spans, errors: &mut Vec<syn::Error>) -> Located<Value> {
+    fn into_value(self, origins: &mut Origins, errors: &mut Vec<syn::Error>) -> Located<Value> {
         let span = self.span();
         let value = match self {
             RawValue::Int(lit) => Value::Int(int(&lit, errors)),
             RawValue::Float(lit) => Value::Float(float(&lit, errors)),
-            RawValue::Negative(_, inner) => match inner.into_value(spans, errors).value {
+            RawValue::Negative(_, inner) => match inner.into_value(origins, errors).value {
                 Value::Int(n) => Value::Int(-n),
                 Value::Float(x) => Value::Float(-x),
                 other => other,
             },
             RawValue::Str(lit) => Value::Str(lit.value()),
             RawValue::Bool(_, b) => Value::Bool(b),
-            RawValue::Tuple(_, items) => Value::Tuple(items.into_iter().map(|v| v.into_value(spans, errors)).collect()),
+            RawValue::Tuple(_, items) => {
+                Value::Tuple(items.into_iter().map(|v| v.into_value(origins, errors)).collect())
+            }
         };
-        Located::new(value, spans.add(span))
+        Located::new(value, origins.span(span))
     }
 }
 
@@ -216,7 +197,7 @@ fn float(lit: &syn::LitFloat, errors: &mut Vec<syn::Error>) -> f64 {
 }
 
 /// Reads `#[key = "..."]`; doc comments on layers are allowed and ignored.
-fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error>) -> Option<Located<String>> {
+fn layer_key(attrs: &[Attribute], origins: &mut Origins, errors: &mut Vec<syn::Error>) -> Option<Located<String>> {
     let mut key = None;
     for attr in attrs {
         if attr.path().is_ident("doc") {
@@ -239,7 +220,7 @@ fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error
             )),
         });
         match value {
-            Ok(lit) if key.is_none() => key = Some(Located::new(lit.value(), spans.add(lit.span()))),
+            Ok(lit) if key.is_none() => key = Some(Located::new(lit.value(), origins.span(lit.span()))),
             Ok(lit) => errors.push(syn::Error::new(lit.span(), "a layer takes one `#[key = ...]`")),
             Err(err) => errors.push(err),
         }
@@ -247,21 +228,31 @@ fn layer_key(attrs: &[Attribute], spans: &mut Spans, errors: &mut Vec<syn::Error
     key
 }
 
-/// Parses an inline description. Syntax errors stop here; everything else is
-/// checked by the model.
-pub fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<Inline> {
-    let body: Body = syn::parse2(tokens)?;
-    let mut spans = Spans::default();
+/// Converts the inline entries into a spec. Front-end errors (number
+/// literals, attributes) are returned beside it, so the model still checks
+/// everything else.
+pub fn to_spec(body: Body, name: Span, origins: &mut Origins) -> (Spec, Vec<syn::Error>) {
     let mut errors = Vec::new();
     let mut input = None;
+    let mut weights = None;
     let mut layers = Vec::new();
     for entry in body.entries {
         match entry.what {
+            EntryValue::Path(path) => {
+                if weights.is_some() || !entry.attrs.is_empty() {
+                    errors.push(syn::Error::new(
+                        path.span(),
+                        "`weights: \"...\"` is written once, without attributes",
+                    ));
+                    continue;
+                }
+                weights = Some(Located::new(path.value(), origins.span(path.span())));
+            }
             EntryValue::Shape(span, dims) => {
                 if !entry.attrs.is_empty() || input.is_some() || !layers.is_empty() {
                     errors.push(syn::Error::new(
                         entry.name.span(),
-                        "`input: [C, H, W]` is written once, as the first entry, without attributes",
+                        "`input: [C, H, W]` is written once, before the layers, without attributes",
                     ));
                     continue;
                 }
@@ -273,46 +264,37 @@ pub fn parse(tokens: proc_macro2::TokenStream) -> syn::Result<Inline> {
                             errors.push(syn::Error::new(lit.span(), "input dimensions are positive sizes"));
                             0
                         });
-                        Located::new(n, spans.add(lit.span()))
+                        Located::new(n, origins.span(lit.span()))
                     })
                     .collect();
-                input = Some(Located::new(dims, spans.add(span)));
+                input = Some(Located::new(dims, origins.span(span)));
             }
             EntryValue::Layer { kind, args } => {
-                let key = layer_key(&entry.attrs, &mut spans, &mut errors);
+                let key = layer_key(&entry.attrs, origins, &mut errors);
                 let args = args
                     .map(|(_, args)| {
                         args.into_iter()
                             .map(|arg| Arg {
-                                keyword: arg.keyword.map(|k| Located::new(k.to_string(), spans.add(k.span()))),
-                                value: arg.value.into_value(&mut spans, &mut errors),
+                                keyword: arg.keyword.map(|k| Located::new(k.to_string(), origins.span(k.span()))),
+                                value: arg.value.into_value(origins, &mut errors),
                             })
                             .collect()
                     })
                     .unwrap_or_default();
                 layers.push(LayerSpec {
-                    name: Located::new(entry.name.to_string(), spans.add(entry.name.span())),
+                    name: Located::new(entry.name.unraw().to_string(), origins.span(entry.name.span())),
                     key,
-                    kind: Located::new(kind.to_string(), spans.add(kind.span())),
+                    kind: Located::new(kind.to_string(), origins.span(kind.span())),
                     args,
                 });
             }
         }
     }
-    if let Some(combined) = errors.into_iter().reduce(|mut all, e| {
-        all.combine(e);
-        all
-    }) {
-        return Err(combined);
-    }
     let spec = Spec {
-        loc: spans.add(body.header.ident.span()),
+        loc: origins.span(name),
         input,
+        weights,
         layers,
     };
-    Ok(Inline {
-        header: body.header,
-        spec,
-        spans,
-    })
+    (spec, errors)
 }

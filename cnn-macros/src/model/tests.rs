@@ -3,15 +3,21 @@
 
 use super::{validate, Op, Shape};
 use crate::diag::Loc;
-use crate::front::inline;
+use crate::front::{inline, Invocation, Origins, Source};
 use crate::spec::{Spec, Value};
 use quote::quote;
 
 fn spec(tokens: proc_macro2::TokenStream) -> Spec {
-    match inline::parse(tokens) {
-        Ok(parsed) => parsed.spec,
+    let invocation: Invocation = match syn::parse2(tokens) {
+        Ok(invocation) => invocation,
         Err(err) => panic!("test description does not parse: {err}"),
-    }
+    };
+    let Source::Inline(body) = invocation.source else {
+        panic!("not an inline description")
+    };
+    let (spec, errors) = inline::to_spec(body, invocation.header.ident.span(), &mut Origins::default());
+    assert!(errors.is_empty(), "front-end errors: {errors:?}");
+    spec
 }
 
 /// Names what a location points at: `name conv1`, `kind Conv2d`,
