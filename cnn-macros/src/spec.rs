@@ -56,6 +56,9 @@ pub enum Value {
     Str(String),
     /// `(h, w)`; each element keeps its own position.
     Tuple(Vec<Located<Value>>),
+    /// A value the front end already reported (e.g. a number too large to
+    /// read); checks skip it silently.
+    Invalid,
 }
 
 impl Value {
@@ -67,6 +70,7 @@ impl Value {
             Value::Bool(b) => format!("`{b}`"),
             Value::Str(s) => format!("the string \"{s}\""),
             Value::Tuple(items) => format!("a tuple of {} values", items.len()),
+            Value::Invalid => "an invalid value".to_owned(),
         }
     }
 }

@@ -17,6 +17,10 @@ pub enum WeightsError {
     /// The bytes are not a valid safetensors file (bad header, offsets out of
     /// range, ...). The inner error says which rule was broken.
     Format(safetensors::SafeTensorError),
+    /// The header names the same tensor twice. The `safetensors` crate keeps
+    /// the last entry silently; we refuse the file, since which tensor the
+    /// writer meant is unknowable.
+    DuplicateKey(String),
     /// The file is valid but does not fit the architecture. Every problem is
     /// listed, sorted by key, as PyTorch's strict `load_state_dict` does.
     Mismatch(Vec<WeightProblem>),
@@ -91,6 +95,12 @@ impl fmt::Display for WeightsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             WeightsError::Format(err) => write!(f, "not a valid safetensors file: {err}"),
+            WeightsError::DuplicateKey(key) => {
+                write!(
+                    f,
+                    "not a valid safetensors file: tensor \"{key}\" appears twice in the header"
+                )
+            }
             WeightsError::Mismatch(problems) => {
                 write!(f, "error(s) in loading state_dict ({} problem(s)):", problems.len())?;
                 for problem in problems {
@@ -137,9 +147,23 @@ fn check<'a, M: Model>(file: &SafeTensors<'a>) -> Result<Vec<TensorView<'a>>, We
         }
     }
     for name in file.names() {
-        let known = M::PARAM_SPECS.iter().any(|spec| spec.key == name) || M::IGNORED_KEYS.contains(&name);
-        if !known {
+        if M::PARAM_SPECS.iter().any(|spec| spec.key == name) {
+            continue;
+        }
+        if !M::IGNORED_KEYS.contains(&name) {
             problems.push(WeightProblem::Unexpected { key: name.to_string() });
+            continue;
+        }
+        // Batch norm's step counter: ignored, but PyTorch's strict load would
+        // still reject one that is not a scalar.
+        if let Ok(view) = file.tensor(name) {
+            if !view.shape().is_empty() {
+                problems.push(WeightProblem::WrongShape {
+                    key: name.to_string(),
+                    expected: Vec::new(),
+                    found: view.shape().to_vec(),
+                });
+            }
         }
     }
     if problems.is_empty() {
@@ -191,6 +215,7 @@ fn decode_into(dtype: Dtype, bytes: &[u8], out: &mut [f32]) {
 }
 
 pub(crate) fn load<M: Model>(bytes: &[u8]) -> Result<M, WeightsError> {
+    crate::header::precheck(bytes)?;
     let file = SafeTensors::deserialize(bytes).map_err(WeightsError::Format)?;
     let views = check::<M>(&file)?;
     Ok(M::__from_params(&mut Views { views }))

@@ -155,8 +155,8 @@ impl RawValue {
     fn into_value(self, origins: &mut Origins, errors: &mut Vec<syn::Error>) -> Located<Value> {
         let span = self.span();
         let value = match self {
-            RawValue::Int(lit) => Value::Int(int(&lit, errors)),
-            RawValue::Float(lit) => Value::Float(float(&lit, errors)),
+            RawValue::Int(lit) => int(&lit, errors).map_or(Value::Invalid, Value::Int),
+            RawValue::Float(lit) => float(&lit, errors).map_or(Value::Invalid, Value::Float),
             RawValue::Negative(_, inner) => match inner.into_value(origins, errors).value {
                 Value::Int(n) => Value::Int(-n),
                 Value::Float(x) => Value::Float(-x),
@@ -172,26 +172,27 @@ impl RawValue {
     }
 }
 
-fn int(lit: &LitInt, errors: &mut Vec<syn::Error>) -> i128 {
+/// The literal's value, or `None` after reporting why it has none.
+fn int(lit: &LitInt, errors: &mut Vec<syn::Error>) -> Option<i128> {
     if !lit.suffix().is_empty() {
         errors.push(syn::Error::new(lit.span(), "write sizes without a type suffix"));
-        return 0;
+        return None;
     }
     match lit.base10_parse::<i128>() {
-        Ok(n) => n,
+        Ok(n) => Some(n),
         Err(_) => {
             errors.push(syn::Error::new(lit.span(), "this number is too large"));
-            0
+            None
         }
     }
 }
 
-fn float(lit: &syn::LitFloat, errors: &mut Vec<syn::Error>) -> f64 {
+fn float(lit: &syn::LitFloat, errors: &mut Vec<syn::Error>) -> Option<f64> {
     match lit.base10_parse::<f64>() {
-        Ok(x) => x,
+        Ok(x) => Some(x),
         Err(err) => {
             errors.push(err);
-            0.0
+            None
         }
     }
 }
@@ -259,10 +260,13 @@ pub fn to_spec(body: Body, name: Span, origins: &mut Origins) -> (Spec, Vec<syn:
                 let dims = dims
                     .iter()
                     .map(|lit| {
-                        let n = int(lit, &mut errors);
-                        let n = u64::try_from(n).unwrap_or_else(|_| {
-                            errors.push(syn::Error::new(lit.span(), "input dimensions are positive sizes"));
-                            0
+                        // After a front-end error the dimension reads as 1, so
+                        // the model adds no second error for the same token.
+                        let n = int(lit, &mut errors).map_or(1, |n| {
+                            u64::try_from(n).unwrap_or_else(|_| {
+                                errors.push(syn::Error::new(lit.span(), "input dimensions are positive sizes"));
+                                1
+                            })
                         });
                         Located::new(n, origins.span(lit.span()))
                     })

@@ -55,6 +55,7 @@ impl Reader<'_, '_> {
                 self.error(value.loc, format!("{kind} argument `{name}` must be {what}, found {n}"));
                 None
             }
+            Value::Invalid => None,
             ref other => {
                 self.error(
                     value.loc,
@@ -139,6 +140,7 @@ impl Reader<'_, '_> {
         };
         match value.value {
             Value::Bool(b) => Some(Located::new(b, value.loc)),
+            Value::Invalid => None,
             ref other => {
                 let kind = self.bound.kind;
                 self.error(
@@ -163,6 +165,7 @@ impl Reader<'_, '_> {
             // Precision loss is irrelevant for hyper-parameters of this size.
             #[allow(clippy::cast_precision_loss)]
             Value::Int(n) => Some(Located::new(n as f64, value.loc)),
+            Value::Invalid => None,
             ref other => {
                 let kind = self.bound.kind;
                 self.error(
@@ -184,6 +187,7 @@ impl Reader<'_, '_> {
         };
         match value.value {
             Value::Int(n) => Some(Located::new(n, value.loc)),
+            Value::Invalid => None,
             ref other => {
                 let kind = self.bound.kind;
                 self.error(
@@ -205,6 +209,7 @@ impl Reader<'_, '_> {
         };
         match &value.value {
             Value::Str(text) => Some(Located::new(text.clone(), value.loc)),
+            Value::Invalid => None,
             other => {
                 let kind = self.bound.kind;
                 self.error(

@@ -1,0 +1,5 @@
+use cnn_runtime::cnn_model;
+
+cnn_model!(struct Net = json("{}"));
+
+fn main() {}
