@@ -42,21 +42,20 @@ impl Diagnostics {
 /// Edit distance, for "did you mean". Case differences cost nothing extra
 /// beyond being counted once, so `Conv2D` finds `Conv2d`.
 fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    // One row of the edit-distance table at a time.
     let mut previous: Vec<usize> = (0..=b.len()).collect();
-    let mut current = vec![0; b.len() + 1];
-    for (i, ca) in a.iter().enumerate() {
-        current[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let substitution = if ca == cb { 0 } else { 1 };
-            current[j + 1] = (previous[j] + substitution)
-                .min(previous[j + 1] + 1)
-                .min(current[j] + 1);
+    for (i, ca) in a.chars().enumerate() {
+        let mut current = Vec::with_capacity(b.len() + 1);
+        current.push(i + 1);
+        for ((cb, diagonal), above) in b.iter().zip(&previous).zip(previous.iter().skip(1)) {
+            let substitution = usize::from(ca != *cb);
+            let left = current.last().copied().unwrap_or(0);
+            current.push((diagonal + substitution).min(above + 1).min(left + 1));
         }
-        std::mem::swap(&mut previous, &mut current);
+        previous = current;
     }
-    previous[b.len()]
+    previous.last().copied().unwrap_or(0)
 }
 
 /// The closest candidate to `word`, if it is close enough to be a likely typo.

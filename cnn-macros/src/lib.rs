@@ -9,6 +9,13 @@
 //!    all errors; it is pure integer arithmetic;
 //! 3. [`codegen`] turns the validated model into Rust. It cannot fail.
 
+// User input must never panic the macro: no unwrap, expect, panic or
+// unchecked indexing outside tests.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::indexing_slicing)
+)]
+
 mod codegen;
 mod diag;
 mod embed;
@@ -23,5 +30,16 @@ use proc_macro::TokenStream;
 /// language and the generated API.
 #[proc_macro]
 pub fn cnn_model(input: TokenStream) -> TokenStream {
-    expand::expand(input.into()).into()
+    let input = proc_macro2::TokenStream::from(input);
+    // A backstop: the pipeline is written not to panic, but if a bug slips
+    // through, the user gets a spanned error instead of "proc macro panicked".
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| expand::expand(input))) {
+        Ok(output) => output.into(),
+        Err(_) => syn::Error::new(
+            proc_macro2::Span::call_site(),
+            "internal error in cnn_model!: the description could not be processed; please report it",
+        )
+        .into_compile_error()
+        .into(),
+    }
 }

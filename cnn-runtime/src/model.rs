@@ -91,7 +91,40 @@ pub trait Model: Sized {
     ///
     /// This is the allocation-free path for models of any size: allocate the
     /// scratch once (e.g. `Scratch::new_boxed()`) and reuse it for every call.
-    fn forward_with(&self, input: &Self::Input, scratch: &mut Self::Scratch, output: &mut Self::Output);
+    #[inline]
+    fn forward_with(&self, input: &Self::Input, scratch: &mut Self::Scratch, output: &mut Self::Output) {
+        self.forward_observed(input, scratch, output, |_| {});
+    }
+
+    /// [`Model::forward_with`], calling `observe(i)` as soon as layer `i` (an
+    /// index into [`Model::LAYERS`]) has finished: a per-layer profile costs
+    /// one clock read per layer, and nothing when unused.
+    ///
+    /// ```
+    /// use cnn_runtime::{cnn_model, Model, ScratchSpace};
+    ///
+    /// cnn_model! {
+    ///     struct Net {
+    ///         input: [1, 8, 8],
+    ///         conv: Conv2d(1, 2, 3, padding = 1),
+    ///         relu: ReLU,
+    ///     }
+    /// }
+    ///
+    /// let model = Net::from_fn(|_, _| 0.1);
+    /// let mut scratch = <Net as Model>::Scratch::new();
+    /// let mut output = [[[0.0; 8]; 8]; 2];
+    /// let mut finished = Vec::new();
+    /// model.forward_observed(&[[[1.0; 8]; 8]], &mut scratch, &mut output, |layer| finished.push(layer));
+    /// assert_eq!(finished, [0, 1]);
+    /// ```
+    fn forward_observed<O: FnMut(usize)>(
+        &self,
+        input: &Self::Input,
+        scratch: &mut Self::Scratch,
+        output: &mut Self::Output,
+        observe: O,
+    );
 
     /// Runs inference with activation memory on the stack.
     ///
@@ -162,9 +195,7 @@ pub trait Model: Sized {
         output: &mut [f32],
     ) -> Result<(), ShapeError> {
         let input = Self::input_from_slice(input)?;
-        let out_len = output.len();
-        let output: &mut Self::Output = bytemuck::try_from_bytes_mut(bytemuck::cast_slice_mut(output))
-            .map_err(|_| ShapeError::output(Self::OUTPUT_LEN, out_len))?;
+        let output = Self::output_from_slice_mut(output)?;
         self.forward_with(input, scratch, output);
         Ok(())
     }
@@ -176,6 +207,16 @@ pub trait Model: Sized {
     fn input_from_slice(input: &[f32]) -> Result<&Self::Input, ShapeError> {
         bytemuck::try_from_bytes(bytemuck::cast_slice(input))
             .map_err(|_| ShapeError::input(Self::INPUT_LEN, input.len()))
+    }
+
+    /// Views a flat CHW slice as the typed output, without copying.
+    ///
+    /// # Errors
+    /// [`ShapeError`] when `output.len() != OUTPUT_LEN`.
+    fn output_from_slice_mut(output: &mut [f32]) -> Result<&mut Self::Output, ShapeError> {
+        let len = output.len();
+        bytemuck::try_from_bytes_mut(bytemuck::cast_slice_mut(output))
+            .map_err(|_| ShapeError::output(Self::OUTPUT_LEN, len))
     }
 
     /// A torchinfo-style table: per layer name, kind, output shape, parameters,

@@ -36,8 +36,9 @@ pub fn forward_body(model: &Model) -> TokenStream {
         let _ = (&__a, &__b);
         let #input_var: &Self::Input = input;
     }];
-    for layer in &model.layers {
+    for (index, layer) in model.layers.iter().enumerate() {
         steps.push(layer_step(model, layer));
+        steps.push(quote!(observe(#index);));
     }
     let last = var(model.tensors.len() - 1);
     steps.push(quote!(::cnn_runtime::__private::copy(&*#last, output);));
@@ -47,8 +48,8 @@ pub fn forward_body(model: &Model) -> TokenStream {
 fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
     let input = var(layer.input);
     let output = var(layer.output);
-    let in_shape = model.tensors[layer.input];
-    let out_shape = model.tensors[layer.output];
+    let in_shape = model.tensor(layer.input);
+    let out_shape = model.tensor(layer.output);
     let out_type = shape_type(out_shape);
     let from = model.memory.place(layer.input);
     let to = model.memory.place(layer.output);

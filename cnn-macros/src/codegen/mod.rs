@@ -158,11 +158,12 @@ pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tra
             }
 
             #[inline]
-            fn forward_with(
+            fn forward_observed<O: ::core::ops::FnMut(usize)>(
                 &self,
                 input: &Self::Input,
                 scratch: &mut Self::Scratch,
                 output: &mut Self::Output,
+                mut observe: O,
             ) {
                 #body
             }
@@ -206,7 +207,13 @@ pub fn fallback(header: &Header, errors: TokenStream, tracked: &[String]) -> Tok
                 ::core::unreachable!("the model description has errors")
             }
 
-            fn forward_with(&self, _: &Self::Input, _: &mut Self::Scratch, _: &mut Self::Output) {
+            fn forward_observed<O: ::core::ops::FnMut(usize)>(
+                &self,
+                _: &Self::Input,
+                _: &mut Self::Scratch,
+                _: &mut Self::Output,
+                _: O,
+            ) {
                 ::core::unreachable!("the model description has errors")
             }
         }

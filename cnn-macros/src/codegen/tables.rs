@@ -12,7 +12,7 @@ pub fn layer_infos(model: &Model) -> Vec<TokenStream> {
         .map(|layer| {
             let name = &layer.name;
             let kind = &layer.description;
-            let shape = model.tensors[layer.output].dims().into_iter().map(lit);
+            let shape = model.tensor(layer.output).dims().into_iter().map(lit);
             let params = lit(layer.params);
             let macs = lit(layer.macs);
             let field = match layer.receptive_field {

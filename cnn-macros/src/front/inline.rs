@@ -101,8 +101,19 @@ impl Parse for RawArg {
     }
 }
 
+/// Argument values nest at most this deep: `(h, w)` is one level.
+const MAX_NESTING: usize = 4;
+
 impl Parse for RawValue {
     fn parse(input: ParseStream) -> syn::Result<Self> {
+        RawValue::parse_nested(input, 0)
+    }
+}
+
+impl RawValue {
+    /// Parses a value, refusing absurd nesting before it can exhaust the
+    /// compiler's stack.
+    fn parse_nested(input: ParseStream, depth: usize) -> syn::Result<Self> {
         let lookahead = input.lookahead1();
         if lookahead.peek(LitInt) {
             Ok(RawValue::Int(input.parse()?))
@@ -115,7 +126,7 @@ impl Parse for RawValue {
             Ok(RawValue::Bool(b.span, b.value))
         } else if lookahead.peek(Token![-]) {
             let minus: Token![-] = input.parse()?;
-            let inner: RawValue = input.parse()?;
+            let inner = RawValue::parse_nested(input, depth + 1)?;
             match inner {
                 RawValue::Int(_) | RawValue::Float(_) => Ok(RawValue::Negative(minus.span, Box::new(inner))),
                 _ => Err(syn::Error::new(minus.span, "`-` must be followed by a number")),
@@ -123,8 +134,20 @@ impl Parse for RawValue {
         } else if lookahead.peek(syn::token::Paren) {
             let content;
             let paren = parenthesized!(content in input);
-            let items = Punctuated::<RawValue, Token![,]>::parse_terminated(&content)?;
-            Ok(RawValue::Tuple(paren.span.join(), items.into_iter().collect()))
+            if depth >= MAX_NESTING {
+                return Err(syn::Error::new(
+                    paren.span.join(),
+                    "argument values nest at most 4 levels; write sizes as a number or an (h, w) pair",
+                ));
+            }
+            let mut items = Vec::new();
+            while !content.is_empty() {
+                items.push(RawValue::parse_nested(&content, depth + 1)?);
+                if !content.is_empty() {
+                    content.parse::<Token![,]>()?;
+                }
+            }
+            Ok(RawValue::Tuple(paren.span.join(), items))
         } else if input.peek(Ident) {
             let ident: Ident = input.parse()?;
             // Python spellings, so a PyTorch signature can be pasted as is.

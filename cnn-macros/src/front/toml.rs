@@ -337,6 +337,27 @@ args = [[2, 2]]
     }
 
     #[test]
+    fn deep_nesting_is_an_error_not_a_stack_overflow() {
+        let deep = format!(
+            "input = [1, 4, 4]\nlayers = [{{ name = \"c\", kind = \"ReLU\", args = {}1{} }}]\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let errors = messages(&deep);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("max recursion depth"), "{errors:?}");
+    }
+
+    #[test]
+    fn too_many_layers() {
+        let layer = "[[layers]]\nname = \"r{i}\"\nkind = \"ReLU\"\n";
+        let layers: String = (0..1100).map(|i| layer.replace("{i}", &i.to_string())).collect();
+        let errors = messages(&format!("input = [4]\n{layers}"));
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].contains("1100 layers; the limit is 1024"), "{errors:?}");
+    }
+
+    #[test]
     fn wrong_types_and_syntax_are_errors() {
         let errors = messages("input = [1, 4, 4]\n[[layers]]\nname = \"c\"\nkind = \"Conv2d\"\nargs = [1, 2, \"3\"]\n");
         assert!(

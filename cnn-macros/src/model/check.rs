@@ -2,6 +2,9 @@
 //! names the layer, shows the arithmetic with the user's numbers, and suggests
 //! a fix.
 
+// Shape arithmetic on user-written sizes: checked or saturating only.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use super::shape::{Axis, AxisError, Rounding};
 use super::values::Hw;
 use super::MAX_TENSOR_BYTES;
@@ -119,10 +122,11 @@ pub fn check_window(
                 }
                 // Where the last floored window ends, in padded coordinates:
                 // if it reaches the last input pixel, flooring drops only padding.
-                let last_end = (floor - 1)
+                let last_end = floor
+                    .saturating_sub(1)
                     .saturating_mul(axis.stride)
-                    .saturating_add(axis.effective_kernel().unwrap_or(u64::MAX) - 1);
-                let drops = if last_end >= axis.pad_before.saturating_add(axis.input) - 1 {
+                    .saturating_add(axis.effective_kernel().unwrap_or(u64::MAX).saturating_sub(1));
+                let drops = if last_end >= axis.pad_before.saturating_add(axis.input).saturating_sub(1) {
                     "only padding"
                 } else {
                     "input pixels"
@@ -133,7 +137,7 @@ pub fn check_window(
                 if fixes.has_ceil_mode {
                     message.push_str(&format!(
                         ", or `ceil_mode = true` to round up (output {name} {})",
-                        floor + 1
+                        floor.saturating_add(1)
                     ));
                 }
                 diags.error(locs.stride.unwrap_or(locs.kernel), message);

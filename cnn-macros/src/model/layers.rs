@@ -6,12 +6,15 @@
 //! known, so one build reports every independent mistake without a cascade of
 //! follow-on errors.
 
+// Shape arithmetic on user-written sizes: checked or saturating only.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use super::check::{self, WindowFixes, WindowLocs};
 use super::memory::MemoryPlan;
 use super::shape::{adaptive_max_bin, same_padding, Axis, Rounding};
 use super::signature::{bind, Bound};
 use super::values::{Hw, Padding, Reader};
-use super::{Conv2d, Layer, Model, Op, Shape, Weight, Window};
+use super::{Conv2d, Layer, Model, Op, Shape, Weight, Window, MAX_LAYERS};
 use crate::diag::{Diagnostics, Loc};
 use crate::spec::{LayerSpec, Located, Spec};
 use std::collections::HashMap;
@@ -152,6 +155,16 @@ fn values(hw: Hw<Located<u64>>) -> Hw<u64> {
 }
 
 pub fn build(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
+    if let Some(first_extra) = spec.layers.get(MAX_LAYERS) {
+        diags.error(
+            first_extra.name.loc,
+            format!(
+                "the model has {} layers; the limit is {MAX_LAYERS}, because generated code and build time grow with every layer",
+                spec.layers.len()
+            ),
+        );
+        return None;
+    }
     let input = input_shape(spec, diags);
     check_names(&spec.layers, diags);
 
@@ -216,7 +229,7 @@ pub fn build(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
                         .map_or_else(|| spec_layer.name.value.clone(), |k| k.value.clone()),
                     op,
                     input: index,
-                    output: index + 1,
+                    output: index.saturating_add(1),
                     weights: built.weights,
                     params,
                     macs,
@@ -264,16 +277,22 @@ fn counts(op: &Op, weights: &[Weight], output: Shape) -> (u64, u64) {
     let params = weights
         .iter()
         .filter(|w| w.trainable)
-        .map(|w| w.shape.iter().product::<u64>())
-        .sum();
+        .map(|w| w.shape.iter().fold(1u64, |n, d| n.saturating_mul(*d)))
+        .fold(0u64, u64::saturating_add);
+    // Sizes are bounded by the tensor limit, so these products stay far from
+    // u64::MAX; saturating keeps that a fact rather than an assumption.
     let macs = match op {
         // Each output element of a conv reads (in/groups)*kh*kw weights.
-        Op::Conv2d(conv) => output.numel() * (conv.in_channels / conv.groups) * conv.kernel.h * conv.kernel.w,
+        Op::Conv2d(conv) => output
+            .numel()
+            .saturating_mul(conv.in_channels.checked_div(conv.groups).unwrap_or(0))
+            .saturating_mul(conv.kernel.h)
+            .saturating_mul(conv.kernel.w),
         Op::Linear {
             in_features,
             out_features,
             ..
-        } => in_features * out_features,
+        } => in_features.saturating_mul(*out_features),
         _ => 0,
     };
     (params, macs)
@@ -532,7 +551,7 @@ fn conv2d(r: &mut Reader, arriving: &Arriving) -> Built {
         role: "weight",
         shape: vec![
             conv.out_channels,
-            conv.in_channels / conv.groups.max(1),
+            conv.in_channels.checked_div(conv.groups).unwrap_or(0),
             conv.kernel.h,
             conv.kernel.w,
         ],
@@ -751,8 +770,8 @@ fn adaptive_avg_pool(r: &mut Reader, arriving: &Arriving) -> Built {
             };
             // Bins start floor(i*W/out) apart; the widest bin bounds the field.
             let stride = Hw {
-                h: (hw.h / size.h).max(1),
-                w: (hw.w / size.w).max(1),
+                h: hw.h.checked_div(size.h).unwrap_or(1).max(1),
+                w: hw.w.checked_div(size.w).unwrap_or(1).max(1),
             };
             window = Some((bin, stride));
         }

@@ -5,6 +5,9 @@
 //! element-wise layers work in place; Flatten and Dropout only re-view the
 //! tensor. The input belongs to the caller and is never written.
 
+// Shape arithmetic on user-written sizes: checked or saturating only.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use super::{Layer, Op, Shape, TensorId};
 
 /// Where a tensor lives during inference.
@@ -57,8 +60,8 @@ impl MemoryPlan {
     pub fn new(tensors: &[Shape], layers: &[Layer]) -> MemoryPlan {
         let mut places = vec![Place::Input; tensors.len()];
         for layer in layers {
-            let from = places[layer.input];
-            places[layer.output] = match (access(&layer.op), from) {
+            let from = places.get(layer.input).copied().unwrap_or(Place::Input);
+            let to = match (access(&layer.op), from) {
                 (Access::View, place) => place,
                 // The caller's input is read-only: copy into scratch first.
                 (Access::InPlace, Place::Input) => Place::A,
@@ -66,19 +69,23 @@ impl MemoryPlan {
                 (Access::OutOfPlace, Place::A) => Place::B,
                 (Access::OutOfPlace, Place::Input | Place::B) => Place::A,
             };
+            if let Some(slot) = places.get_mut(layer.output) {
+                *slot = to;
+            }
         }
-        let mut sizes = [0u64; 2];
+        let (mut a, mut b) = (0u64, 0u64);
         for (place, shape) in places.iter().zip(tensors) {
             match place {
                 Place::Input => {}
-                Place::A => sizes[0] = sizes[0].max(shape.numel()),
-                Place::B => sizes[1] = sizes[1].max(shape.numel()),
+                Place::A => a = a.max(shape.numel()),
+                Place::B => b = b.max(shape.numel()),
             }
         }
-        MemoryPlan { places, sizes }
+        MemoryPlan { places, sizes: [a, b] }
     }
 
+    /// Validation gives every tensor id a place; the input's is the default.
     pub fn place(&self, tensor: TensorId) -> Place {
-        self.places[tensor]
+        self.places.get(tensor).copied().unwrap_or(Place::Input)
     }
 }

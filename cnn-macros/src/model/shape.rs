@@ -12,6 +12,9 @@
 //! (`rounding = "floor"`, or `ceil_mode = true` on a pool), because a remainder
 //! means input pixels that no window ever reads: usually a mistake.
 
+// Shape arithmetic on user-written sizes: checked or saturating only.
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 /// How a remainder in the output-size division is treated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rounding {
@@ -69,8 +72,11 @@ impl Axis {
                 padded_input: padded,
             });
         }
-        let span = padded - effective;
-        let floor = span / self.stride + 1;
+        let span = padded.checked_sub(effective).ok_or(AxisError::Overflow)?;
+        let floor = span
+            .checked_div(self.stride)
+            .and_then(|steps| steps.checked_add(1))
+            .ok_or(AxisError::Overflow)?;
         if span.is_multiple_of(self.stride) {
             return Ok(floor);
         }
@@ -78,10 +84,10 @@ impl Axis {
             Rounding::Exact => Err(AxisError::NotWhole { span, floor }),
             Rounding::Floor => Ok(floor),
             Rounding::Ceil => {
-                let ceil = floor + 1;
+                let ceil = floor.checked_add(1).ok_or(AxisError::Overflow)?;
                 // PyTorch: the last window must start inside the input or its
                 // leading padding, never entirely in the trailing padding.
-                let last_start = (ceil - 1).checked_mul(self.stride).ok_or(AxisError::Overflow)?;
+                let last_start = floor.checked_mul(self.stride).ok_or(AxisError::Overflow)?;
                 let limit = self.input.checked_add(self.pad_before).ok_or(AxisError::Overflow)?;
                 Ok(if last_start >= limit { floor } else { ceil })
             }
@@ -124,8 +130,8 @@ impl Axis {
 /// extra pixel, for even kernels, at the end (bottom/right).
 pub fn same_padding(kernel: u64, dilation: u64) -> Option<(u64, u64)> {
     let total = dilation.checked_mul(kernel.checked_sub(1)?)?;
-    let before = total / 2;
-    Some((before, total - before))
+    let before = total.checked_div(2)?;
+    Some((before, total.checked_sub(before)?))
 }
 
 /// The PyTorch bins of adaptive average pooling along one axis:
@@ -134,9 +140,15 @@ pub fn same_padding(kernel: u64, dilation: u64) -> Option<(u64, u64)> {
 pub fn adaptive_max_bin(input: u64, output: u64) -> Option<u64> {
     (0..output)
         .map(|i| {
-            let start = i.checked_mul(input)? / output;
-            let end = (i + 1).checked_mul(input)?.div_ceil(output);
-            Some(end - start)
+            let start = i.checked_mul(input)?.checked_div(output)?;
+            let end = i.checked_add(1)?.checked_mul(input)?.checked_div(output)?;
+            // ceil((i+1)*W/out): one more when the division has a remainder.
+            let end = if end.checked_mul(output)? == i.checked_add(1)?.checked_mul(input)? {
+                end
+            } else {
+                end.checked_add(1)?
+            };
+            end.checked_sub(start)
         })
         .try_fold(0, |widest, bin| Some(widest.max(bin?)))
 }

@@ -191,14 +191,18 @@ pub fn bind<'a>(layer: &'a LayerSpec, diags: &mut Diagnostics) -> Option<Bound<'
                 }
             },
         };
-        if bound.args[index].is_some() {
+        let Some(slot) = bound.args.get_mut(index) else {
+            continue;
+        };
+        if slot.is_some() {
+            let param = params.get(index).map_or("?", |p| p.name);
             diags.error(
                 arg.keyword.as_ref().map_or(arg.value.loc, |k| k.loc),
-                format!("{name}: argument `{}` is given twice", params[index].name),
+                format!("{name}: argument `{param}` is given twice"),
             );
             continue;
         }
-        bound.args[index] = Some(arg);
+        *slot = Some(arg);
     }
     for (param, arg) in params.iter().zip(&bound.args) {
         if param.required && arg.is_none() {

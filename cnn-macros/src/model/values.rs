@@ -84,8 +84,9 @@ impl Reader<'_, '_> {
         };
         match &value.value {
             Value::Tuple(items) if items.len() == 2 => {
-                let h = self.integer(name, &items[0], min);
-                let w = self.integer(name, &items[1], min);
+                let [h, w] = items.as_slice() else { return None };
+                let h = self.integer(name, h, min);
+                let w = self.integer(name, w, min);
                 Some(Hw { h: h?, w: w? })
             }
             Value::Tuple(items) => {
