@@ -219,3 +219,29 @@ pub fn fallback(header: &Header, errors: TokenStream, tracked: &[String]) -> Tok
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    /// The expansion of a small model, pretty-printed. Review the diff when
+    /// it changes: it is the code every user compiles.
+    #[test]
+    fn expansion_snapshot() {
+        let tokens = crate::expand::expand(quote! {
+            /// A small classifier.
+            pub struct Small {
+                input: [1, 8, 8],
+                conv: Conv2d(1, 4, 3, padding = 1),
+                bn: BatchNorm2d(4),
+                relu: ReLU,
+                pool: MaxPool2d(2),
+                flatten: Flatten,
+                fc: Linear(64, 3),
+                soft: Softmax,
+            }
+        });
+        let file: syn::File = syn::parse2(tokens).unwrap_or_else(|e| panic!("generated code does not parse: {e}"));
+        insta::assert_snapshot!(prettyplease::unparse(&file));
+    }
+}
