@@ -106,14 +106,22 @@ struct Built {
 }
 
 impl Built {
-    fn elementwise(op: Option<Op>, input: Partial, description: String) -> Self {
+    /// A layer without weights that keeps the receptive field: element-wise
+    /// layers, and any layer whose arguments were invalid (`op: None`).
+    fn plain(op: Option<Op>, output: Partial, description: String) -> Self {
         Built {
             op,
-            output: input,
+            output,
             weights: Vec::new(),
             window: None,
             description,
         }
+    }
+
+    /// A layer whose arguments were invalid: its errors are reported, and
+    /// what is known of its output shape lets later checks run.
+    fn invalid(output: Partial) -> Self {
+        Built::plain(None, output, String::new())
     }
 }
 
@@ -218,7 +226,7 @@ pub fn build(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
             check::check_tensor_size(diags, bound.kind_loc, &spec_layer.name.value, &what, &w.shape).is_some()
         });
         match (built.op, output_shape, sized, weights_ok, arriving.shape.shape()) {
-            (Some(op), Some(output), Some(_), true, Some(input)) if complete => {
+            (Some(op), Some(output), Some(_), true, Some(_)) if complete => {
                 let (params, macs) = counts(&op, &built.weights, output);
                 tensors.push(output);
                 layers.push(Layer {
@@ -233,10 +241,7 @@ pub fn build(spec: &Spec, diags: &mut Diagnostics) -> Option<Model> {
                     weights: built.weights,
                     params,
                     macs,
-                    receptive_field: match (field, input) {
-                        (Some(f), _) => Some(f.size),
-                        (None, _) => None,
-                    },
+                    receptive_field: field.map(|f| f.size),
                     description: built.description,
                 });
             }
@@ -689,7 +694,7 @@ fn pool(r: &mut Reader, arriving: &Arriving) -> Built {
         hw: output_hw,
     };
     let (Some(k), Some(s), Some(p), Some(d), Some(rounding)) = (kernel, stride, padding, dilation, rounding) else {
-        return Built::elementwise(None, output, String::new());
+        return Built::invalid(output);
     };
     let window = Window {
         kernel: values(k),
@@ -872,7 +877,7 @@ fn linear(r: &mut Reader, arriving: &Arriving) -> Built {
         from: None,
     };
     let (Some(inf), Some(outf), Some(bias)) = (in_features, out_features, bias) else {
-        return Built::elementwise(None, output, String::new());
+        return Built::invalid(output);
     };
     let mut weights = vec![Weight {
         role: "weight",
@@ -942,7 +947,7 @@ fn batch_norm(r: &mut Reader, arriving: &Arriving) -> Built {
         ok = !matches!(arriving.shape, Partial::Flat { .. });
     }
     let (Some(features), Some(eps), Some(affine)) = (features, eps, affine) else {
-        return Built::elementwise(None, arriving.shape, String::new());
+        return Built::invalid(arriving.shape);
     };
     let c = features.value;
     let mut weights = Vec::new();
@@ -1021,8 +1026,8 @@ fn elementwise(r: &mut Reader, arriving: &Arriving) -> Built {
         _ => None,
     };
     match op {
-        Some((op, description)) => Built::elementwise(Some(op), arriving.shape, description),
-        None => Built::elementwise(None, arriving.shape, String::new()),
+        Some((op, description)) => Built::plain(Some(op), arriving.shape, description),
+        None => Built::invalid(arriving.shape),
     }
 }
 
