@@ -21,6 +21,9 @@ pub struct Embedded {
     pub pad: usize,
     /// Byte offset of each tensor in the file, in `PARAM_SPECS` order.
     pub offsets: Vec<usize>,
+    /// A link-time symbol unique to this model, when the file can be
+    /// assembled into the object directly (see `codegen/embedded.rs`).
+    pub symbol: Option<String>,
 }
 
 /// The header's tensor names, with the first one that appears twice, and its
@@ -156,6 +159,7 @@ pub fn check(model: &Model, bytes: &[u8], written: &str, path: String) -> Result
             len: bytes.len(),
             pad,
             offsets,
+            symbol: None,
         })
     } else {
         Err(problems)

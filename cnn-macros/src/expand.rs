@@ -77,7 +77,7 @@ fn parse(source: Source, ident_span: Span) -> Parsed {
 }
 
 /// Reads and checks the weights file named in the description.
-fn embed(parsed: &Parsed, model: &model::Model, written: &str, loc: Loc) -> Result<Embedded, Diagnostic> {
+fn embed(parsed: &Parsed, model: &model::Model, ident: &syn::Ident, written: &str, loc: Loc) -> Result<Embedded, Diagnostic> {
     let error = |message: String| Diagnostic { loc, message };
     let base = parsed
         .base
@@ -86,7 +86,10 @@ fn embed(parsed: &Parsed, model: &model::Model, written: &str, loc: Loc) -> Resu
     let path = files::resolve(base, written).map_err(|m| error(format!("weights: {m}")))?;
     let bytes = files::read_bytes(&path, written).map_err(|m| error(format!("weights: {m}")))?;
     let literal = files::as_literal(&path).map_err(|m| error(format!("weights: {m}")))?;
-    embed::check(model, &bytes, written, literal).map_err(|problems| {
+    let symbol = files::link_symbol(ident, &literal);
+    embed::check(model, &bytes, written, literal)
+        .map(|embedded| Embedded { symbol, ..embedded })
+        .map_err(|problems| {
         error(format!(
             "weights \"{written}\" do not fit the model ({} problem{}):\n  {}",
             problems.len(),
@@ -108,7 +111,7 @@ pub fn expand(tokens: TokenStream) -> TokenStream {
         match model::validate(spec) {
             Ok(model) => {
                 let embedded = match &spec.weights {
-                    Some(written) => match embed(&parsed, &model, &written.value, written.loc) {
+                    Some(written) => match embed(&parsed, &model, &header.ident, &written.value, written.loc) {
                         Ok(embedded) => Some(embedded),
                         Err(diagnostic) => {
                             parsed.diagnostics.push(diagnostic);

@@ -4,6 +4,7 @@
 //! The output grows linearly with the number of layers: one field per weight
 //! tensor, one kernel call per layer, one table row per layer.
 
+mod embedded;
 mod forward;
 mod tables;
 
@@ -48,53 +49,10 @@ fn track(files: &[String]) -> TokenStream {
     quote!(#(const _: &str = ::core::include_str!(#files);)*)
 }
 
-/// `Net::embedded()`: the model over weights included in the binary.
-fn embedded_constructor(header: &Header, embedded: &Embedded) -> TokenStream {
-    let Header { vis, ident, .. } = header;
-    let Embedded {
-        written,
-        path,
-        len,
-        pad,
-        offsets,
-    } = embedded;
-    let doc = format!(
-        " The model with the weights of `{written}`, embedded in the binary and checked against the \
-         architecture at compile time. No file I/O, no parsing and no allocation: the kernels read \
-         the tensors in place."
-    );
-    quote! {
-        impl #ident {
-            #[doc = #doc]
-            #vis fn embedded() -> Self {
-                const _: () = ::core::assert!(
-                    ::core::cfg!(target_endian = "little"),
-                    "embedded weights are little-endian f32; this target is big-endian"
-                );
-                // Aligned so that every f32 tensor of the file lands on a
-                // 4-byte boundary and can be read in place.
-                #[repr(C, align(64))]
-                struct Blob {
-                    _pad: [u8; #pad],
-                    bytes: [u8; #len],
-                }
-                static BLOB: Blob = Blob {
-                    _pad: [0; #pad],
-                    bytes: *::core::include_bytes!(#path),
-                };
-                <Self as ::cnn_runtime::Model>::__from_params(&mut ::cnn_runtime::__private::Embedded::new(
-                    &BLOB.bytes,
-                    &[#(#offsets),*],
-                ))
-            }
-        }
-    }
-}
-
 /// The struct and its `Model` impl.
 pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tracked: &[String]) -> TokenStream {
     let tracked = track(tracked);
-    let embedded = embedded.map(|e| embedded_constructor(header, e));
+    let embedded = embedded.map(|e| embedded::constructor(header, e));
     let Header { attrs, vis, ident } = header;
     let fields = model.layers.iter().flat_map(|layer| {
         layer.weights.iter().map(move |weight| {

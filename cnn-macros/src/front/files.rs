@@ -57,3 +57,23 @@ pub fn as_literal(path: &Path) -> Result<String, String> {
         .map(str::to_owned)
         .ok_or_else(|| format!("the path {} is not valid UTF-8", path.display()))
 }
+
+/// A symbol name for the weights of model `ident`, unique in the final
+/// binary: crate name, crate version, model name and a per-expansion count.
+/// `None` when the path cannot be written safely inside an assembler string,
+/// and the caller then embeds with `include_bytes!` instead.
+pub fn link_symbol(ident: &syn::Ident, path: &str) -> Option<String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static EXPANSIONS: AtomicUsize = AtomicUsize::new(0);
+    let safe = |c: char| c.is_ascii_alphanumeric() || "/._-+ ".contains(c);
+    if !path.chars().all(safe) {
+        return None;
+    }
+    let clean = |text: String| -> String {
+        text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+    };
+    let krate = clean(std::env::var("CARGO_CRATE_NAME").unwrap_or_default());
+    let version = clean(std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
+    let count = EXPANSIONS.fetch_add(1, Ordering::Relaxed);
+    Some(format!("__cnn_weights_{krate}_{version}_{}_{count}", clean(ident.to_string())))
+}
