@@ -77,7 +77,13 @@ fn parse(source: Source, ident_span: Span) -> Parsed {
 }
 
 /// Reads and checks the weights file named in the description.
-fn embed(parsed: &Parsed, model: &model::Model, ident: &syn::Ident, written: &str, loc: Loc) -> Result<Embedded, Diagnostic> {
+fn embed(
+    parsed: &Parsed,
+    model: &model::Model,
+    ident: &syn::Ident,
+    written: &str,
+    loc: Loc,
+) -> Result<Embedded, Diagnostic> {
     let error = |message: String| Diagnostic { loc, message };
     let base = parsed
         .base
@@ -90,13 +96,13 @@ fn embed(parsed: &Parsed, model: &model::Model, ident: &syn::Ident, written: &st
     embed::check(model, &bytes, written, literal)
         .map(|embedded| Embedded { symbol, ..embedded })
         .map_err(|problems| {
-        error(format!(
-            "weights \"{written}\" do not fit the model ({} problem{}):\n  {}",
-            problems.len(),
-            if problems.len() == 1 { "" } else { "s" },
-            problems.join("\n  ")
-        ))
-    })
+            error(format!(
+                "weights \"{written}\" do not fit the model ({} problem{}):\n  {}",
+                problems.len(),
+                if problems.len() == 1 { "" } else { "s" },
+                problems.join("\n  ")
+            ))
+        })
 }
 
 pub fn expand(tokens: TokenStream) -> TokenStream {

@@ -70,10 +70,15 @@ pub fn link_symbol(ident: &syn::Ident, path: &str) -> Option<String> {
         return None;
     }
     let clean = |text: String| -> String {
-        text.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect()
+        text.chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect()
     };
     let krate = clean(std::env::var("CARGO_CRATE_NAME").unwrap_or_default());
     let version = clean(std::env::var("CARGO_PKG_VERSION").unwrap_or_default());
     let count = EXPANSIONS.fetch_add(1, Ordering::Relaxed);
-    Some(format!("__cnn_weights_{krate}_{version}_{}_{count}", clean(ident.to_string())))
+    Some(format!(
+        "__cnn_weights_{krate}_{version}_{}_{count}",
+        clean(ident.to_string())
+    ))
 }
