@@ -1,7 +1,7 @@
 //! Weights embedded at compile time: the safetensors header is read while
 //! compiling and checked against the validated model, tensor by tensor.
 //! The data is then included as bytes (`include_bytes!`), never as float
-//! literals, so build time stays flat in the weight count.
+//! literals (`codegen/embedded.rs` says how, and BENCHMARKS.md what it costs).
 
 use crate::model::Model;
 use safetensors::tensor::Dtype;

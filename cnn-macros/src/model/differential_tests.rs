@@ -30,12 +30,11 @@ use crate::diag::Loc;
 use crate::spec::{Arg, LayerSpec, Located, Spec, Value};
 use proptest::prelude::*;
 
-/// A known difference from PyTorch, reported in RELIABILITY.md: the product
-/// accepts `Flatten(end_dim = 3)` on a flat tensor, where `nn.Flatten(1, 3)`
-/// of an `(N, F)` tensor is an error ("Dimension out of range"). The oracle
-/// follows the product while this is `true`; set it to `false` once
-/// `flatten()` in layers.rs rejects it (and un-ignore the test at the end).
-const FLAT_END_DIM_3_ACCEPTED: bool = true;
+/// The product once accepted `Flatten(end_dim = 3)` on a flat tensor, where
+/// `nn.Flatten(1, 3)` of an `(N, F)` tensor is an error ("Dimension out of
+/// range"); the fuzzer found it and `flatten()` in layers.rs now rejects it.
+/// The oracle keeps the switch so the difference stays documented.
+const FLAT_END_DIM_3_ACCEPTED: bool = false;
 
 /// Largest tensor, in bytes (`MAX_TENSOR_BYTES`, restated).
 const LIMIT_BYTES: u128 = i32::MAX as u128;
@@ -913,9 +912,8 @@ fn oracle_formulas() {
 }
 
 /// PyTorch: `nn.Flatten(1, 3)` of a flat `(N, F)` tensor is "Dimension out of
-/// range". Ignored until `flatten()` in layers.rs rejects it.
+/// range"; `flatten()` in layers.rs rejects it.
 #[test]
-#[ignore = "known difference: Flatten(end_dim = 3) on a flat tensor is accepted; see RELIABILITY.md"]
 fn flatten_end_dim_3_of_a_flat_tensor_is_an_error() {
     let layers = [
         Layer::Flatten {
@@ -932,8 +930,8 @@ fn flatten_end_dim_3_of_a_flat_tensor_is_an_error() {
 }
 
 // ---------------------------------------------------------------------------
-// Regressions for bugs the fuzz targets found (fuzz/, RELIABILITY.md). Ignored
-// until fixed; each one states what the macro should do instead.
+// Regressions for bugs the fuzz targets found (fuzz/, RELIABILITY.md), fixed
+// in the macro; each test states what the macro must do.
 
 /// Runs the whole macro on `tokens` and returns its output as text, or the
 /// panic message.
@@ -953,7 +951,6 @@ fn expand_text(tokens: proc_macro2::TokenStream) -> Result<String, String> {
 /// span. Validation (`Reader::number`, values.rs) checks `is_finite` on the
 /// f64 only; it should report the value at its token.
 #[test]
-#[ignore = "known bug: hyper-parameters beyond f32 panic in codegen; see RELIABILITY.md"]
 fn hyper_parameters_beyond_f32_are_errors_not_panics() {
     for tokens in [
         quote::quote!(struct N { input: [1, 2, 2], bn: BatchNorm2d(1, eps = 1e300) }),
@@ -971,7 +968,6 @@ fn hyper_parameters_beyond_f32_are_errors_not_panics() {
 /// rejects the layer, so the build hangs. The size check (or a closed form of
 /// the widest bin) should come first.
 #[test]
-#[ignore = "known bug: a huge AdaptiveAvgPool2d output size hangs validation; see RELIABILITY.md"]
 fn huge_adaptive_output_sizes_are_rejected_at_once() {
     let (done, finished) = std::sync::mpsc::channel();
     std::thread::spawn(move || {

@@ -804,10 +804,18 @@ fn flatten(r: &mut Reader, arriving: &Arriving) -> Built {
         );
         ok = false;
     }
-    if let Some(end) = end.filter(|e| e.value != -1 && e.value != 3) {
+    // The last dimension, as PyTorch counts with the batch: 3 for CxHxW, 1 for flat.
+    let last = if matches!(arriving.shape, Partial::Flat { .. }) {
+        1
+    } else {
+        3
+    };
+    if let Some(end) = end.filter(|e| e.value != -1 && e.value != last) {
         r.diags.error(
             end.loc,
-            format!("{layer}: only end_dim = -1 is supported (flatten channels, height and width together)"),
+            format!(
+                "{layer}: only end_dim = -1 (or {last}, the last dimension here) is supported: Flatten merges everything after the batch"
+            ),
         );
         ok = false;
     }

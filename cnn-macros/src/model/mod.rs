@@ -195,4 +195,6 @@ pub fn validate(spec: &Spec) -> Result<Model, Vec<Diagnostic>> {
 }
 
 #[cfg(test)]
+mod differential_tests;
+#[cfg(test)]
 mod tests;

@@ -138,6 +138,11 @@ pub fn same_padding(kernel: u64, dilation: u64) -> Option<(u64, u64)> {
 /// `[floor(i*W/out), ceil((i+1)*W/out))`. Returns the widest bin, which sets
 /// the receptive field.
 pub fn adaptive_max_bin(input: u64, output: u64) -> Option<u64> {
+    // One pass per output element: refuse sizes no valid model has (the
+    // tensor limit rejects them anyway) rather than loop for hours.
+    if output > 1 << 20 {
+        return None;
+    }
     (0..output)
         .map(|i| {
             let start = i.checked_mul(input)?.checked_div(output)?;

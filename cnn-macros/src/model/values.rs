@@ -161,9 +161,26 @@ impl Reader<'_, '_> {
         let Some(value) = self.bound.value(name) else {
             return Some(Located::new(default, self.bound.kind_loc));
         };
+        // Precision loss is irrelevant for hyper-parameters; the kernels take
+        // them as f32, so they must be finite there.
+        #[allow(clippy::cast_precision_loss, clippy::cast_possible_truncation)]
+        let number = match value.value {
+            Value::Float(x) => Some(x),
+            Value::Int(n) => Some(n as f64),
+            _ => None,
+        };
         match value.value {
-            Value::Float(x) if x.is_finite() => Some(Located::new(x, value.loc)),
-            // Precision loss is irrelevant for hyper-parameters of this size.
+            #[allow(clippy::cast_possible_truncation)]
+            Value::Float(_) | Value::Int(_) if number.is_some_and(|x| !(x as f32).is_finite()) => {
+                let kind = self.bound.kind;
+                let shown = number.unwrap_or_default();
+                self.error(
+                    value.loc,
+                    format!("{kind} argument `{name}` = {shown:e} is outside the f32 range the kernels compute in"),
+                );
+                None
+            }
+            Value::Float(x) => Some(Located::new(x, value.loc)),
             #[allow(clippy::cast_precision_loss)]
             Value::Int(n) => Some(Located::new(n as f64, value.loc)),
             Value::Invalid => None,
