@@ -53,10 +53,13 @@ fn precheck(bytes: &[u8]) -> Result<(), String> {
                 "not a valid safetensors file: tensor \"{name}\" appears twice in the header"
             ));
         }
-        let end = entry
-            .get("data_offsets")
-            .and_then(|o| o.get(1))
-            .and_then(serde_json::Value::as_u64);
+        // serde reads an entry from an object or from an array in field
+        // order (`[dtype, shape, data_offsets]`); the crate accepts both.
+        let offsets = match entry {
+            serde_json::Value::Array(items) => items.get(2),
+            other => other.get("data_offsets"),
+        };
+        let end = offsets.and_then(|o| o.get(1)).and_then(serde_json::Value::as_u64);
         if end.is_some_and(|end| end > limit) {
             return Err("not a valid safetensors file: data offsets beyond any file size".to_owned());
         }

@@ -16,11 +16,16 @@ use core::fmt;
 use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde::Deserialize;
 
-/// What the check needs from one header entry: its data offsets.
-#[derive(Deserialize)]
-struct Entry {
-    #[serde(default)]
-    data_offsets: Option<(u64, u64)>,
+/// The end offset of one header entry. serde (and so the `safetensors`
+/// crate) reads a tensor entry from a JSON object or from an array in field
+/// order (`[dtype, shape, data_offsets]`), so both forms count.
+fn entry_end(entry: &serde_json::Value) -> Option<u64> {
+    let offsets = match entry {
+        serde_json::Value::Object(fields) => fields.get("data_offsets")?,
+        serde_json::Value::Array(items) => items.get(2)?,
+        _ => return None,
+    };
+    offsets.get(1)?.as_u64()
 }
 
 /// The largest end offset, or the first duplicate name.
@@ -49,8 +54,8 @@ impl<'de> Visitor<'de> for ScanVisitor {
                 map.next_value::<IgnoredAny>()?;
                 continue;
             }
-            let entry: Entry = map.next_value()?;
-            if let Some((_, end)) = entry.data_offsets {
+            let entry: serde_json::Value = map.next_value()?;
+            if let Some(end) = entry_end(&entry) {
                 largest_end = largest_end.max(end);
             }
             if !seen.insert(name.clone()) && duplicate.is_none() {
