@@ -3,30 +3,90 @@
 //!
 //! Each is a branch-free select or a single libm call per element, so LLVM
 //! vectorises the selects; NaN passes through wherever PyTorch lets it.
+//! The selects are also compiled for AVX-512 and AVX2 and picked at run time
+//! (see [`super::isa`]): the same source, so the same NaN semantics.
+
+use super::isa::{self, Isa};
+
+/// Runs `$body` (a loop over `$x`) compiled for the best instruction set
+/// the CPU has.
+macro_rules! multiversion {
+    ($x:ident, $body:block) => {{
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f")]
+        unsafe fn avx512($x: &mut [f32]) $body
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2($x: &mut [f32]) $body
+        #[inline(always)]
+        fn portable($x: &mut [f32]) $body
+        match isa::active() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
+            Isa::Avx512 => unsafe { avx512($x) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
+            Isa::Avx2 => unsafe { avx2($x) },
+            _ => portable($x),
+        }
+    }};
+}
 
 /// ReLU, `max(x, 0)` with NaN kept as NaN (as PyTorch).
 ///
 /// Written as a comparison rather than `f32::max`, which returns the
 /// non-NaN operand and would turn NaN into 0.
 pub fn relu(x: &mut [f32]) {
-    for v in x {
-        *v = if *v < 0.0 { 0.0 } else { *v };
-    }
+    multiversion!(x, {
+        for v in x {
+            *v = if *v < 0.0 { 0.0 } else { *v };
+        }
+    })
 }
 
 /// ReLU6, `clamp(x, 0, 6)` with NaN kept as NaN.
 pub fn relu6(x: &mut [f32]) {
-    for v in x {
-        // Unlike `max`/`min`, `f32::clamp` returns NaN for NaN.
-        *v = v.clamp(0.0, 6.0);
-    }
+    multiversion!(x, {
+        for v in x {
+            // Unlike `max`/`min`, `f32::clamp` returns NaN for NaN.
+            *v = v.clamp(0.0, 6.0);
+        }
+    })
 }
 
 /// Leaky ReLU: `x` if `x > 0`, else `x * negative_slope` (NaN stays NaN).
 pub fn leaky_relu(x: &mut [f32], negative_slope: f32) {
+    let slope = negative_slope;
+    match isa::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
+        Isa::Avx512 => unsafe { leaky_relu_avx512(x, slope) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { leaky_relu_avx2(x, slope) },
+        _ => leaky_relu_loop(x, slope),
+    }
+}
+
+#[inline(always)]
+fn leaky_relu_loop(x: &mut [f32], negative_slope: f32) {
     for v in x {
         *v = if *v > 0.0 { *v } else { *v * negative_slope };
     }
+}
+
+/// [`leaky_relu_loop`] compiled for AVX-512F.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn leaky_relu_avx512(x: &mut [f32], negative_slope: f32) {
+    leaky_relu_loop(x, negative_slope)
+}
+
+/// [`leaky_relu_loop`] compiled for AVX2.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn leaky_relu_avx2(x: &mut [f32], negative_slope: f32) {
+    leaky_relu_loop(x, negative_slope)
 }
 
 /// Logistic sigmoid, `1 / (1 + exp(-x))`.
@@ -49,7 +109,10 @@ pub fn tanh(x: &mut [f32]) {
 
 #[cfg(test)]
 mod tests {
+    extern crate alloc;
+
     use super::*;
+    use crate::kernels::isa::for_each_isa;
 
     const NAN: f32 = f32::NAN;
     const INF: f32 = f32::INFINITY;
@@ -61,6 +124,48 @@ mod tests {
 
     #[test]
     fn relu_family_by_hand_keeping_nan() {
+        for_each_isa(|_| relu_family_once());
+    }
+
+    /// Long slices (whole vectors, then a tail) with NaN, infinities and
+    /// signed zeros in every lane position, on every instruction set.
+    #[test]
+    fn relu_family_long_slices() {
+        let pattern = [NAN, -1.5, 0.0, -0.0, 2.5, -INF, INF, 6.5, 3.0, -7.0, 1e-30];
+        let input: alloc::vec::Vec<f32> = (0..100)
+            .map(|i| pattern[i % pattern.len()] * (1 + i % 3) as f32)
+            .collect();
+        for_each_isa(|_| {
+            let mut x = input.clone();
+            relu(&mut x);
+            for (&got, &v) in x.iter().zip(&input) {
+                let want = if v < 0.0 { 0.0 } else { v };
+                assert!(
+                    got.to_bits() == want.to_bits() || (got.is_nan() && want.is_nan()),
+                    "relu({v}) = {got}"
+                );
+            }
+            let mut x = input.clone();
+            relu6(&mut x);
+            for (&got, &v) in x.iter().zip(&input) {
+                assert!(
+                    got == v.clamp(0.0, 6.0) || (got.is_nan() && v.is_nan()),
+                    "relu6({v}) = {got}"
+                );
+            }
+            let mut x = input.clone();
+            leaky_relu(&mut x, 0.25);
+            for (&got, &v) in x.iter().zip(&input) {
+                let want = if v > 0.0 { v } else { v * 0.25 };
+                assert!(
+                    got == want || (got.is_nan() && want.is_nan()),
+                    "leaky_relu({v}) = {got}"
+                );
+            }
+        });
+    }
+
+    fn relu_family_once() {
         let mut x = [NAN, -1.0, 0.0, 2.5, -INF, INF];
         relu(&mut x);
         assert!(same(&x, &[NAN, 0.0, 0.0, 2.5, 0.0, INF]), "{x:?}");

@@ -1,5 +1,10 @@
 //! Fully connected layer (PyTorch `Linear`).
 
+mod gemv;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use super::isa::{self, Isa};
 use super::window::dot;
 
 /// The shape of one [`linear`] call as plain numbers.
@@ -33,8 +38,10 @@ pub fn linear<const IN: usize, const OUT: usize>(
 
 /// The run-time-shaped core of [`linear`], on flat slices.
 ///
-/// Each output is one dot product with eight independent accumulators, so
-/// the row walk vectorises; PyTorch's own summation order differs anyway.
+/// With AVX-512F or AVX2+FMA (detected at run time), four weight rows are
+/// dotted with the input at once in vector registers; elsewhere each output
+/// is one dot product with eight independent accumulators, which LLVM
+/// vectorises. PyTorch's own summation order differs anyway.
 ///
 /// # Panics
 ///
@@ -60,6 +67,21 @@ pub fn linear_core(g: &LinearGeometry, input: &[f32], weight: &[f32], bias: Opti
         }
         return;
     }
+    match isa::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
+        Isa::Avx512 => unsafe { x86::gemv_avx512(input, weight, bias, output) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { x86::gemv_avx2(input, weight, bias, output) },
+        _ => portable(g, input, weight, bias, output),
+    }
+}
+
+/// The portable path of [`linear_core`]: slice lengths already checked,
+/// `in_features > 0`.
+#[inline(always)]
+fn portable(g: &LinearGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
     let rows = weight.chunks_exact(g.in_features);
     for (o, (y, row)) in output.iter_mut().zip(rows).enumerate() {
         *y = bias.map_or(0.0, |b| b[o]) + dot(row, input);
@@ -71,6 +93,7 @@ mod tests {
     extern crate alloc;
 
     use super::*;
+    use crate::kernels::isa::for_each_isa;
     use crate::kernels::reference;
     use crate::kernels::test_util::{abs, assert_close, data, fill};
     use alloc::vec;
@@ -108,13 +131,19 @@ mod tests {
     proptest! {
         #[test]
         fn core_matches_reference((g, input, weight, bias) in case()) {
-            let mut got = vec![f32::NAN; g.out_features];
-            linear_core(&g, &input, &weight, bias.as_deref(), &mut got);
-            check_against_reference(&g, &input, &weight, bias.as_deref(), &got);
+            for_each_isa(|_| {
+                let mut got = vec![f32::NAN; g.out_features];
+                linear_core(&g, &input, &weight, bias.as_deref(), &mut got);
+                check_against_reference(&g, &input, &weight, bias.as_deref(), &got);
+            });
         }
     }
 
     fn wrapper_case<const IN: usize, const OUT: usize>() {
+        for_each_isa(|_| wrapper_case_once::<IN, OUT>());
+    }
+
+    fn wrapper_case_once<const IN: usize, const OUT: usize>() {
         let mut input = [0.0f32; IN];
         let mut weight = [[0.0f32; IN]; OUT];
         let mut bias = [0.0f32; OUT];
@@ -138,10 +167,43 @@ mod tests {
         wrapper_case::<17, 3>();
         wrapper_case::<33, 10>();
         wrapper_case::<400, 120>();
+        wrapper_case::<2048, 13>();
+        wrapper_case::<31, 1>();
     }
 
     #[test]
     fn by_hand() {
+        for_each_isa(|_| by_hand_once());
+    }
+
+    /// NaN and infinities in the input or weights reach exactly the outputs
+    /// whose dot products hold them.
+    #[test]
+    fn special_values_propagate() {
+        for_each_isa(|_| {
+            let n = 37;
+            let mut input = vec![0.5f32; n];
+            let mut weight = vec![0.25f32; n * 5];
+            input[3] = f32::NAN;
+            weight[n + 36] = f32::INFINITY;
+            weight[2 * n + 36] = f32::INFINITY;
+            weight[2 * n + 35] = f32::NEG_INFINITY;
+            let mut got = [0.0f32; 5];
+            let g = LinearGeometry {
+                in_features: n,
+                out_features: 5,
+            };
+            linear_core(&g, &input, &weight, None, &mut got);
+            assert!(got.iter().all(|y| y.is_nan()), "{got:?}");
+            input[3] = 1.0;
+            linear_core(&g, &input, &weight, None, &mut got);
+            assert_eq!(got[1], f32::INFINITY);
+            assert!(got[2].is_nan());
+            assert!(got[0].is_finite() && got[3].is_finite() && got[4].is_finite());
+        });
+    }
+
+    fn by_hand_once() {
         let weight = [[1.0, 2.0, 3.0], [-1.0, 0.0, 1.0]];
         let mut out = [0.0f32; 2];
         linear(&[1.0, 1.0, 2.0], &weight, Some(&[0.5, -0.5]), &mut out);

@@ -1,5 +1,10 @@
 //! Max and min pooling (PyTorch `MaxPool2d`, and its mirror image).
 
+mod pool2x2;
+#[cfg(target_arch = "x86_64")]
+mod x86;
+
+use super::isa::{self, Isa};
 use super::window::{axis_ok, mul_add, product, valid_outputs};
 
 /// The shape of one [`max_pool2d`] or [`min_pool2d`] call as plain numbers.
@@ -136,12 +141,10 @@ pub fn max_pool2d<
         geometry
     };
     // Geometry checked at compile time above, so no run-time check.
-    pool_kernel(
+    pool_dispatch::<true>(
         &geometry,
         input.as_flattened().as_flattened(),
         output.as_flattened_mut().as_flattened_mut(),
-        f32::NEG_INFINITY,
-        max_pick,
     );
 }
 
@@ -185,12 +188,10 @@ pub fn min_pool2d<
         geometry
     };
     // Geometry checked at compile time above, so no run-time check.
-    pool_kernel(
+    pool_dispatch::<false>(
         &geometry,
         input.as_flattened().as_flattened(),
         output.as_flattened_mut().as_flattened_mut(),
-        f32::INFINITY,
-        min_pick,
     );
 }
 
@@ -205,7 +206,7 @@ pub fn max_pool2d_core(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
     if let Err(message) = g.check() {
         panic!("{}", message);
     }
-    pool_kernel(g, input, output, f32::NEG_INFINITY, max_pick);
+    pool_dispatch::<true>(g, input, output);
 }
 
 /// The run-time-shaped core of [`min_pool2d`], on flat CHW slices.
@@ -219,7 +220,32 @@ pub fn min_pool2d_core(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
     if let Err(message) = g.check() {
         panic!("{}", message);
     }
-    pool_kernel(g, input, output, f32::INFINITY, min_pick);
+    pool_dispatch::<false>(g, input, output);
+}
+
+/// Max (`MAX`) or min pooling of a checked geometry: the vector 2×2
+/// stride-2 kernel when it fits and the CPU has AVX-512F or AVX2 (see
+/// [`super::isa`]), else the portable [`pool_kernel`].
+#[inline(always)]
+fn pool_dispatch<const MAX: bool>(g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
+    if pool2x2::fits(g) {
+        assert_eq!(input.len(), g.input_len(), "pool2d: input length");
+        assert_eq!(output.len(), g.output_len(), "pool2d: output length");
+        match isa::active() {
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
+            Isa::Avx512 => return unsafe { x86::pool2x2_avx512::<MAX>(g, input, output) },
+            #[cfg(target_arch = "x86_64")]
+            // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
+            Isa::Avx2 => return unsafe { x86::pool2x2_avx2::<MAX>(g, input, output) },
+            _ => {}
+        }
+    }
+    if MAX {
+        pool_kernel(g, input, output, f32::NEG_INFINITY, max_pick);
+    } else {
+        pool_kernel(g, input, output, f32::INFINITY, min_pick);
+    }
 }
 
 /// PyTorch's max step, `val > max || isnan(val)`: once the running value is
@@ -293,6 +319,7 @@ mod tests {
     extern crate alloc;
 
     use super::*;
+    use crate::kernels::isa::for_each_isa;
     use crate::kernels::reference;
     use crate::kernels::test_util::{assert_same, fill, special_data};
     use alloc::vec;
@@ -301,6 +328,43 @@ mod tests {
 
     const NAN: f32 = f32::NAN;
     const INF: f32 = f32::INFINITY;
+
+    /// 2×2 stride-2 geometries: up to 4 channels, rows up to 40 outputs wide
+    /// (whole vectors and tails), odd input sizes (last row or column
+    /// unused), special values mixed in.
+    fn pool2x2_case() -> impl Strategy<Value = (Pool2dGeometry, Vec<f32>)> {
+        (1..=4usize, 1..=9usize, 1..=40usize, 0..=1usize, 0..=1usize)
+            .prop_map(|(c, oh, ow, extra_h, extra_w)| Pool2dGeometry {
+                c,
+                h: 2 * oh + extra_h,
+                w: 2 * ow + extra_w,
+                oh,
+                ow,
+                kh: 2,
+                kw: 2,
+                sh: 2,
+                sw: 2,
+                pt: 0,
+                pl: 0,
+                dh: 1,
+                dw: 1,
+            })
+            .prop_flat_map(|g| (Just(g), special_data(g.input_len())))
+    }
+
+    /// Max and min pooling on every instruction set, against the reference.
+    fn check_all_isas(g: &Pool2dGeometry, input: &[f32]) {
+        for_each_isa(|_| {
+            let mut got = vec![0.0; g.output_len()];
+            let mut want = vec![0.0; g.output_len()];
+            max_pool2d_core(g, input, &mut got);
+            reference::max_pool2d(g, input, &mut want);
+            assert_same(&got, &want);
+            min_pool2d_core(g, input, &mut got);
+            reference::min_pool2d(g, input, &mut want);
+            assert_same(&got, &want);
+        });
+    }
 
     /// PyTorch's `pooling_output_shape` (symmetric padding).
     pub(crate) fn pooled_len(len: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) -> usize {
@@ -349,26 +413,31 @@ mod tests {
         #[test]
         fn max_core_matches_reference((g, input) in case()) {
             prop_assert!(g.check().is_ok(), "{:?}", g.check());
-            let mut got = vec![0.0; g.output_len()];
-            let mut want = vec![0.0; g.output_len()];
-            max_pool2d_core(&g, &input, &mut got);
-            reference::max_pool2d(&g, &input, &mut want);
-            assert_same(&got, &want);
+            check_all_isas(&g, &input);
         }
 
         #[test]
         fn min_core_matches_reference((g, input) in case()) {
             prop_assert!(g.check().is_ok(), "{:?}", g.check());
-            let mut got = vec![0.0; g.output_len()];
-            let mut want = vec![0.0; g.output_len()];
-            min_pool2d_core(&g, &input, &mut got);
-            reference::min_pool2d(&g, &input, &mut want);
-            assert_same(&got, &want);
+            check_all_isas(&g, &input);
+        }
+
+        /// The vector 2×2 stride-2 path: rows of any width (whole vectors
+        /// and tails), odd input sizes (last row or column unused), special
+        /// values everywhere.
+        #[test]
+        fn pool2x2_matches_reference((g, input) in pool2x2_case()) {
+            prop_assert!(g.check().is_ok() && pool2x2::fits(&g));
+            check_all_isas(&g, &input);
         }
     }
 
     #[test]
     fn wrappers_match_reference() {
+        for_each_isa(|_| wrappers_match_reference_once());
+    }
+
+    fn wrappers_match_reference_once() {
         // LeNet's 2x2 pool, then a 3x3 stride-2 pad-1 ceil-mode pool whose
         // last window overhangs (ResNet stem style), then a dilated one.
         let mut input = [[[0.0f32; 28]; 28]; 6];
@@ -443,6 +512,10 @@ mod tests {
 
     #[test]
     fn by_hand() {
+        for_each_isa(|_| by_hand_once());
+    }
+
+    fn by_hand_once() {
         let input = [[[1.0, -2.0, 3.0], [-4.0, 5.0, -6.0], [7.0, -8.0, 9.0]]];
         let mut out = [[[0.0f32; 2]; 2]; 1];
         max_pool2d::<1, 3, 3, 2, 2, 2, 2, 1, 1, 0, 0, 1, 1>(&input, &mut out);
@@ -456,6 +529,39 @@ mod tests {
 
     #[test]
     fn nan_anywhere_in_a_window_propagates() {
+        for_each_isa(|_| nan_anywhere_once());
+    }
+
+    /// The vector 2×2 stride-2 path: a NaN in any of a window's four
+    /// positions, in any lane of a vector (two AVX-512 vectors per row).
+    #[test]
+    fn nan_anywhere_in_a_vector_window_propagates() {
+        for_each_isa(|_| {
+            for position in 0..128 {
+                let mut input = [[[1.0f32; 64]; 2]; 1];
+                input[0][position / 64][position % 64] = NAN;
+                let mut out = [[[0.0f32; 32]; 1]; 1];
+                max_pool2d::<1, 2, 64, 1, 32, 2, 2, 2, 2, 0, 0, 1, 1>(&input, &mut out);
+                for (ox, &v) in out[0][0].iter().enumerate() {
+                    assert_eq!(
+                        v.is_nan(),
+                        ox == position % 64 / 2,
+                        "max, NaN at {position}, output {ox}"
+                    );
+                }
+                min_pool2d::<1, 2, 64, 1, 32, 2, 2, 2, 2, 0, 0, 1, 1>(&input, &mut out);
+                for (ox, &v) in out[0][0].iter().enumerate() {
+                    assert_eq!(
+                        v.is_nan(),
+                        ox == position % 64 / 2,
+                        "min, NaN at {position}, output {ox}"
+                    );
+                }
+            }
+        });
+    }
+
+    fn nan_anywhere_once() {
         for position in 0..4 {
             let mut input = [[[1.0f32, 2.0], [3.0, 4.0]]];
             input[0][position / 2][position % 2] = NAN;

@@ -12,17 +12,41 @@
 //! source serves all shapes and stays testable with run-time geometries.
 //!
 //! [`mod@reference`] holds naive versions written straight from PyTorch's
-//! definitions; the tests check every fast core against them.
+//! definitions; the tests check every fast core against them, on every
+//! instruction set the machine has.
+//!
+//! # Instruction sets
+//!
+//! The compute-heavy kernels (convolution, linear, 2×2 pooling, the ReLU
+//! family) have paths for x86-64 AVX-512F and AVX2+FMA next to the portable
+//! one, chosen at run time: with `std` the CPU is probed once and the answer
+//! cached; without it the compile-time target features decide. A build for
+//! the default target therefore still uses AVX-512 where the CPU has it.
+//!
+//! The vector code is written once, generic over a small vector trait whose
+//! implementors are zero-sized proofs that the CPU supports the instruction
+//! set; each instruction set has thin `#[target_feature]` entry points that
+//! instantiate it. Weights are always read in place, in PyTorch's layout;
+//! only small per-call tiles (packed input panels, transposed weight chunks)
+//! are built, on the stack (at most about 72 KiB).
+//!
+//! A convolution is planned per geometry and instruction set (at compile
+//! time for the shaped wrapper) by a cost model fitted to measurements: a
+//! register-blocked matrix product over packed im2col panels, a direct
+//! kernel with output channels in the vector lanes (no packing, any stride,
+//! padding rows skipped), or a depthwise kernel.
 
 mod activation;
 mod adaptive_pool;
 mod avg_pool;
 mod batch_norm;
 mod conv2d;
+mod isa;
 mod linear;
 mod max_pool;
 pub mod reference;
 mod shape;
+mod simd;
 mod softmax;
 #[cfg(test)]
 mod test_util;

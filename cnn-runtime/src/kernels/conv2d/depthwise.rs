@@ -1,0 +1,132 @@
+//! Depthwise convolution (one input channel per group), with no packing:
+//! channel by channel, a block of output rows at a time, each input row the
+//! block reads is loaded once per kernel column (a shifted, masked load)
+//! and multiplied into every output row of the block that uses it.
+
+use super::pack::{ColumnTable, MAX_KW, MAX_ROW_VECS};
+use super::plan::MAX_TILE;
+use super::Conv2dGeometry;
+use crate::kernels::simd::Simd;
+
+/// Output rows computed together.
+const ROWS: usize = 4;
+/// Vectors of a row computed together (`ROWS * VECS` FMA chains).
+const VECS: usize = 4;
+
+/// Whether [`run`] takes `g`: one input channel per group, stride 1 or 2
+/// across, a kernel at most [`MAX_KW`] wide and rows at most [`MAX_TILE`].
+pub(crate) const fn fits(g: &Conv2dGeometry) -> bool {
+    g.cin == g.groups && (g.sw == 1 || g.sw == 2) && g.kw <= MAX_KW && g.ow <= MAX_TILE
+}
+
+/// Depthwise convolution, any channel multiplier, for geometries that
+/// [`fits`].
+///
+/// # Panics
+/// If `g` does not fit or a slice length does not match it.
+#[inline(always)]
+pub(crate) fn run<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    assert!(fits(g) && VECS <= MAX_ROW_VECS - MAX_TILE / 8);
+    match g.sw {
+        1 => run_stride::<S, 1>(s, g, input, weight, bias, output),
+        _ => run_stride::<S, 2>(s, g, input, weight, bias, output),
+    }
+}
+
+#[inline(always)]
+fn run_stride<S: Simd, const STRIDE: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let taps = g.kh * g.kw;
+    let multiplier = g.cout / g.cin;
+    let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    assert!(input.len() == g.cin * plane && output.len() == g.cout * out_plane && weight.len() == g.cout * taps);
+    let table = ColumnTable::new::<STRIDE>(g, lanes, 0, g.ow);
+
+    for (co, out) in output.chunks_exact_mut(out_plane).enumerate() {
+        let channel = &input[co / multiplier * plane..][..plane];
+        let filter = &weight[co * taps..][..taps];
+        let b = s.splat(bias.map_or(0.0, |b| b[co]));
+        for oy0 in (0..g.oh).step_by(ROWS) {
+            // Input rows `iy_first + i` for `i < span` feed the block; row
+            // `i` is kernel row `(i - r * sh) / dh` of output row `oy0 + r`
+            // when that divides exactly and is below `kh`.
+            let span = (ROWS - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+            let iy_first = (oy0 * g.sh) as isize - g.pt as isize;
+            for j0 in (0..table.vecs).step_by(VECS) {
+                // Whole groups: rows past the plane are skipped, vectors
+                // past the row have no lanes in the table.
+                let mut acc = [[b; VECS]; ROWS];
+                for i in 0..span {
+                    let iy = iy_first + i as isize;
+                    if iy < 0 || iy >= g.h as isize {
+                        continue;
+                    }
+                    // For each output row of the block: the kernel row this
+                    // input row is for it, if any. (A fixed-size loop over
+                    // the rows below keeps the accumulators in registers.)
+                    let mut ky_of = [usize::MAX; ROWS];
+                    for (r, ky) in ky_of.iter_mut().enumerate().take(g.oh - oy0) {
+                        if let Some(d) = i.checked_sub(r * g.sh) {
+                            if d.is_multiple_of(g.dh) && d / g.dh < g.kh {
+                                *ky = d / g.dh;
+                            }
+                        }
+                    }
+                    if ky_of.iter().all(|&ky| ky == usize::MAX) {
+                        continue;
+                    }
+                    // In range: 0 <= iy < h.
+                    let src = channel[iy as usize * g.w..][..g.w].as_ptr();
+                    for kx in 0..g.kw {
+                        let (offsets, los, his) = (&table.offset[kx][j0..], &table.lo[kx][j0..], &table.hi[kx][j0..]);
+                        let mut x = [s.zero(); VECS];
+                        for (v, x) in x.iter_mut().enumerate() {
+                            let p = src.wrapping_offset(offsets[v]);
+                            // SAFETY: the table enables only elements inside
+                            // this input row (asserted when it was built);
+                            // disabled lanes are not accessed.
+                            *x = unsafe {
+                                if STRIDE == 1 {
+                                    s.maskz_load(p, s.mask_from_bits(los[v]))
+                                } else {
+                                    s.maskz_load_pairs_even(p, s.mask_from_bits(los[v]), s.mask_from_bits(his[v]))
+                                }
+                            };
+                        }
+                        for (acc, &ky) in acc.iter_mut().zip(&ky_of) {
+                            if ky != usize::MAX {
+                                let w = s.splat(filter[ky * g.kw + kx]);
+                                for (a, &x) in acc.iter_mut().zip(&x) {
+                                    *a = s.fma(w, x, *a);
+                                }
+                            }
+                        }
+                    }
+                }
+                for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
+                    let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
+                    for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {
+                        let j = j0 + v;
+                        // SAFETY: `store` enables the lanes of vector `j`
+                        // inside the row: `j * lanes .. min((j + 1) * lanes, ow)`.
+                        unsafe { s.mask_store(row.as_mut_ptr().add(j * lanes), s.mask_from_bits(table.store[j]), a) };
+                    }
+                }
+            }
+        }
+    }
+}

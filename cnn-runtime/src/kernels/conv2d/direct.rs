@@ -1,0 +1,410 @@
+//! The direct convolution: output channels in the vector lanes (see
+//! [`super::plan::Mode::Direct`]).
+//!
+//! Per group, tile of output rows and block of (up to three vectors of)
+//! output channels, for each chunk of input channels: the chunk's weights
+//! for the block are transposed to `[k][channel]` on the stack, and the
+//! input it reads past the row ends copied with zero padding (the rest is
+//! read in place); then each register tile of the micro-kernel (`P` pixels
+//! of a row × the block's channels) adds the chunk to its partial sums, kept
+//! `[pixel][channel]` on the stack. At the end of the tile the sums are
+//! transposed into the NCHW output.
+
+pub(crate) mod micro;
+
+use super::kernels::Kernels;
+use super::plan::{
+    direct_interior, DirectPlan, Plan, DIRECT_ACC_FLOATS, DIRECT_MAX_CB, DIRECT_WT_FLOATS, DIRECT_XP_FLOATS,
+};
+use super::stack::StackBuffer;
+use super::Conv2dGeometry;
+use crate::kernels::simd::Simd;
+use micro::{Block, Start};
+
+/// Runs a direct plan with `P` pixels per register tile and horizontal
+/// stride `STRIDE`.
+///
+/// # Panics
+/// If the plan does not fit the geometry or a slice length does not match
+/// it.
+#[inline(always)]
+pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    let d = plan.direct;
+    let lanes = S::LANES;
+    let (cing, coutg) = (g.cin / g.groups, g.cout / g.groups);
+    let taps = g.kh * g.kw;
+    let k = cing * taps;
+    let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    let blocks = ChannelBlocks::new(d.coutp / lanes);
+    let block_width = blocks.widest() * lanes;
+    assert!(d.pixels == P && g.sw == STRIDE && d.coutp.is_multiple_of(lanes) && d.coutp >= coutg);
+    assert!(d.owp >= g.ow && d.owp.is_multiple_of(P) && d.wp > (d.owp - 1) * STRIDE + (g.kw - 1) * g.dw);
+    assert!(d.cc >= 1 && d.rows * d.owp * d.coutp <= DIRECT_ACC_FLOATS);
+
+    // Only the parts a tile of this geometry uses are zeroed (and used).
+    let input_rows_max = g.h.min((d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1);
+    let mut acc_buf = StackBuffer::<DIRECT_ACC_FLOATS>::new();
+    let acc = acc_buf.zeroed_prefix(d.rows * d.owp * d.coutp);
+    let mut wt_buf = StackBuffer::<DIRECT_WT_FLOATS>::new();
+    let wt = wt_buf.zeroed_prefix(d.cc * taps * block_width);
+    let mut xp_buf = StackBuffer::<DIRECT_XP_FLOATS>::new();
+    let xp = xp_buf.zeroed_prefix(d.cc * input_rows_max * d.xp_row);
+    let edges = Edges::new::<P>(g, &d);
+    for grp in 0..g.groups {
+        let gin = &input[grp * cing * plane..][..cing * plane];
+        let gw = &weight[grp * coutg * k..][..coutg * k];
+        let gout = &mut output[grp * coutg * out_plane..][..coutg * out_plane];
+        let gbias = bias.map(|b| &b[grp * coutg..][..coutg]);
+        for oy0 in (0..g.oh).step_by(d.rows) {
+            let rows = d.rows.min(g.oh - oy0);
+            // The input rows this tile reads: `iy0 .. iy0 + input_rows`.
+            let first = (oy0 * g.sh).saturating_sub(g.pt).min(g.h);
+            let end = ((oy0 + rows - 1) * g.sh + (g.kh - 1) * g.dh + 1)
+                .saturating_sub(g.pt)
+                .min(g.h);
+            let (iy0, input_rows) = (first, end.saturating_sub(first));
+            for (co0, cb) in blocks.iter(lanes) {
+                let width = cb * lanes;
+                for c0 in (0..cing).step_by(d.cc) {
+                    let cc = d.cc.min(cing - c0);
+                    let wt = &mut wt[..cc * taps * width];
+                    transpose_weights(s, gw, k, (co0, width), (c0 * taps, cc * taps), coutg, wt);
+                    let wt = &*wt;
+                    let chunk = &gin[c0 * plane..][..cc * plane];
+                    let xp = pad_chunk::<S, P, STRIDE>(s, g, &d, &edges, chunk, (iy0, input_rows), xp);
+                    let block = cc * input_rows * edges.copy_width(&d);
+                    for r in 0..rows {
+                        let oy = oy0 + r;
+                        // Kernel rows reading inside the input: `ky0 .. ky0 + nky`.
+                        let (ky0, nky) = valid_kernel_rows(g, oy);
+                        // The first of them, as an input row (valid if nky > 0).
+                        let iy = (oy * g.sh + ky0 * g.dh).saturating_sub(g.pt);
+                        let mut e = 0;
+                        for ox0 in (0..d.owp).step_by(P) {
+                            // Where this segment's inputs come from: the
+                            // input planes themselves, or a padded copy.
+                            let (xp, xp_off, xp_ci, xp_ky) = if edges.strips && edges.interior(g, ox0) {
+                                // Interior: every column read is inside the
+                                // row, `ox0 * STRIDE - pl >= 0`.
+                                let at = if nky > 0 { iy * g.w + ox0 * STRIDE - g.pl } else { 0 };
+                                (chunk, at, plane, g.dh * g.w)
+                            } else if edges.strips {
+                                e += 1;
+                                let at = if nky > 0 { (iy - iy0) * edges.width } else { 0 };
+                                let copy = &xp[(e - 1) * block..][..block];
+                                (copy, at, input_rows * edges.width, g.dh * edges.width)
+                            } else {
+                                let at = if nky > 0 { (iy - iy0) * d.wp + ox0 * STRIDE } else { 0 };
+                                (xp, at, input_rows * d.wp, g.dh * d.wp)
+                            };
+                            let blk = Block {
+                                wt,
+                                wt_off: ky0 * g.kw * width,
+                                wt_ci: taps * width,
+                                wt_ky: g.kw * width,
+                                wt_kx: width,
+                                xp,
+                                xp_off,
+                                xp_ci,
+                                xp_ky,
+                                xp_kx: g.dw,
+                                cc,
+                                nky,
+                                kw: g.kw,
+                                acc_off: (r * d.owp + ox0) * d.coutp + co0,
+                                acc_px: d.coutp,
+                            };
+                            let start = match (c0, gbias) {
+                                (0, Some(b)) => Start::Bias(b.get(co0..).unwrap_or(&[])),
+                                (0, None) => Start::Zero,
+                                _ => Start::Acc,
+                            };
+                            s.direct_tile::<P, STRIDE>(cb, &blk, acc, start);
+                        }
+                    }
+                }
+            }
+            store_outputs(s, g, &d, acc, (oy0, rows), coutg, gout);
+        }
+    }
+}
+
+/// The output channel vectors of a group in balanced blocks of at most
+/// [`DIRECT_MAX_CB`] (64 channels: 32 + 32, not 48 + 16).
+#[derive(Clone, Copy)]
+pub(crate) struct ChannelBlocks {
+    vectors: usize,
+    count: usize,
+}
+
+impl ChannelBlocks {
+    pub(crate) const fn new(vectors: usize) -> Self {
+        ChannelBlocks {
+            vectors,
+            count: vectors.div_ceil(DIRECT_MAX_CB),
+        }
+    }
+
+    /// Vectors in the widest block.
+    pub(crate) const fn widest(&self) -> usize {
+        self.vectors.div_ceil(self.count)
+    }
+
+    /// Blocks, as (first channel, vectors).
+    fn iter(self, lanes: usize) -> impl Iterator<Item = (usize, usize)> {
+        let mut co0 = 0;
+        (0..self.count).map(move |b| {
+            let cb = self.vectors / self.count + usize::from(b < self.vectors % self.count);
+            co0 += cb * lanes;
+            (co0 - cb * lanes, cb)
+        })
+    }
+}
+
+/// Copies the chunk's padded input (whole rows, or the edge segments'
+/// windows, in segment order, each `[channel][row][width]`) into `xp`;
+/// returns the part written.
+#[inline(always)]
+fn pad_chunk<'a, S: Simd, const P: usize, const STRIDE: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    d: &DirectPlan,
+    edges: &Edges,
+    chunk: &[f32],
+    (iy0, input_rows): (usize, usize),
+    xp: &'a mut [f32],
+) -> &'a [f32] {
+    let cc = chunk.len() / (g.h * g.w);
+    let block = cc * input_rows * edges.copy_width(d);
+    let copies = if edges.strips { edges.count } else { 1 };
+    let xp = &mut xp[..copies * block];
+    if edges.strips {
+        let mut e = 0;
+        for seg in 0..d.owp / P {
+            if !edges.interior(g, seg * P) {
+                let window = (seg * P * STRIDE, edges.width);
+                pad_rows(s, g, chunk, (iy0, input_rows), window, &mut xp[e * block..][..block]);
+                e += 1;
+            }
+        }
+    } else {
+        pad_rows(s, g, chunk, (iy0, input_rows), (0, d.wp), xp);
+    }
+    xp
+}
+
+/// Which register-tile segments of a row (`P` output columns from `ox0`)
+/// read the input row in place and which need a zero-padded copy of their
+/// window (see [`super::plan::direct_xp_row`]).
+struct Edges {
+    /// Segments with a tap outside the input row.
+    count: usize,
+    /// Padded columns one segment reads: `(P - 1) * sw + (kw - 1) * dw + 1`.
+    width: usize,
+    /// Whether to copy just the edge segments' windows (else whole rows,
+    /// when the windows together would be as wide).
+    strips: bool,
+}
+
+impl Edges {
+    fn new<const P: usize>(g: &Conv2dGeometry, d: &DirectPlan) -> Self {
+        let width = (P - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+        let count = (0..d.owp / P)
+            .filter(|&seg| !direct_interior(g, seg * P, width))
+            .count();
+        let strips = count * width < d.wp;
+        assert_eq!(
+            d.xp_row,
+            if strips { count * width } else { d.wp },
+            "direct: plan's padded row"
+        );
+        Edges { count, width, strips }
+    }
+
+    /// Whether the segment from `ox0` reads only input columns.
+    fn interior(&self, g: &Conv2dGeometry, ox0: usize) -> bool {
+        direct_interior(g, ox0, self.width)
+    }
+
+    /// Floats per row of one padded copy.
+    fn copy_width(&self, d: &DirectPlan) -> usize {
+        if self.strips {
+            self.width
+        } else {
+            d.wp
+        }
+    }
+}
+
+/// The kernel rows of output row `oy` that read inside the input, as
+/// `(first, count)`.
+#[inline(always)]
+fn valid_kernel_rows(g: &Conv2dGeometry, oy: usize) -> (usize, usize) {
+    let mut first = 0;
+    let mut count = 0;
+    for ky in 0..g.kh {
+        let iy = oy * g.sh + ky * g.dh;
+        if iy >= g.pt && iy - g.pt < g.h {
+            if count == 0 {
+                first = ky;
+            }
+            count += 1;
+        }
+    }
+    (first, count)
+}
+
+/// Weights `gw[co0 + c][k0 .. k0 + kc]` (rows `k` floats apart) for the
+/// `width` channels of a block into `wt[kk][c]` (rows `width` apart), zero
+/// for channels past `coutg`, a `LANES × LANES` block at a time.
+#[inline(always)]
+fn transpose_weights<S: Simd>(
+    s: S,
+    gw: &[f32],
+    k: usize,
+    (co0, width): (usize, usize),
+    (k0, kc): (usize, usize),
+    coutg: usize,
+    wt: &mut [f32],
+) {
+    let lanes = S::LANES;
+    assert!(wt.len() == kc * width && width.is_multiple_of(lanes) && k0 + kc <= k && gw.len() == coutg * k);
+    let mut block = [s.zero(); 16];
+    let block = &mut block[..lanes];
+    for c0 in (0..width).step_by(lanes) {
+        let co = co0 + c0;
+        for kb in (0..kc).step_by(lanes) {
+            let n = lanes.min(kc - kb);
+            if co + lanes <= coutg && n == lanes {
+                // A whole block: plain loads, no per-row test.
+                let rows = &gw[co * k + k0 + kb..][..(lanes - 1) * k + lanes];
+                for (i, v) in block.iter_mut().enumerate() {
+                    // SAFETY: row `i` is `rows[i * k .. i * k + lanes]`,
+                    // inside `rows` (whose length covers the last row).
+                    *v = unsafe { s.load(rows.as_ptr().add(i * k)) };
+                }
+            } else {
+                for (i, v) in block.iter_mut().enumerate() {
+                    *v = if co + i < coutg {
+                        let row = &gw[(co + i) * k + k0 + kb..][..n];
+                        // SAFETY: the first `n` lanes are `row`.
+                        unsafe { s.maskz_load(row.as_ptr(), s.first_lanes(n)) }
+                    } else {
+                        s.zero()
+                    };
+                }
+            }
+            s.transpose(block);
+            let dst = &mut wt[kb * width + c0..][..(n - 1) * width + lanes];
+            for (j, &v) in block.iter().enumerate().take(n) {
+                // SAFETY: `dst[j * width .. j * width + lanes]` is inside
+                // `dst` (whose length covers row `n - 1`).
+                unsafe { s.store(dst.as_mut_ptr().add(j * width), v) };
+            }
+        }
+    }
+}
+
+/// Copies padded columns `c0 .. c0 + width` of input rows `iy0 .. iy0 +
+/// rows` of each channel of `input` into `xp` (`[channel][row][width]`):
+/// padded column `c` is input column `c - pl`, zero outside the input.
+#[inline(always)]
+fn pad_rows<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    (iy0, rows): (usize, usize),
+    (c0, width): (usize, usize),
+    xp: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let plane = g.h * g.w;
+    assert!(iy0 + rows <= g.h && xp.len() == input.len() / plane * rows * width);
+    if xp.is_empty() {
+        return;
+    }
+    // Per vector of a window row: the lanes that are input columns, and the
+    // lanes that are inside the window. The same for every row.
+    let vectors = width.div_ceil(lanes);
+    assert!(vectors <= MAX_ROW_VECTORS, "direct: padded row too wide");
+    let mut load_bits = [0u32; MAX_ROW_VECTORS];
+    let mut store_bits = [0u32; MAX_ROW_VECTORS];
+    for (j, (load, store)) in load_bits.iter_mut().zip(&mut store_bits).enumerate().take(vectors) {
+        // Padded columns `c0 + j * lanes + i`; input columns are `pl .. pl + w`.
+        let first = c0 + j * lanes;
+        let lo = g.pl.clamp(first, first + lanes) - first;
+        let hi = (g.pl + g.w).clamp(first, first + lanes) - first;
+        *load = ((1u64 << hi) - (1u64 << lo)) as u32;
+        *store = ((1u64 << (width - j * lanes).min(lanes)) - 1) as u32;
+    }
+    for (c, dst_rows) in xp.chunks_exact_mut(rows * width).enumerate() {
+        for (r, dst) in dst_rows.chunks_exact_mut(width).enumerate() {
+            let src = &input[c * plane + (iy0 + r) * g.w..][..g.w];
+            for j in 0..vectors {
+                let first = c0 + j * lanes;
+                let p = src.as_ptr().wrapping_offset(first as isize - g.pl as isize);
+                // SAFETY: an enabled lane `i` reads input column `first + i -
+                // pl` in `0 .. w`, inside `src`; disabled lanes are not
+                // accessed. The store writes the lanes `j * lanes + i <
+                // width` of `dst`.
+                unsafe {
+                    let v = s.maskz_load(p, s.mask_from_bits(load_bits[j]));
+                    s.mask_store(dst.as_mut_ptr().add(j * lanes), s.mask_from_bits(store_bits[j]), v);
+                }
+            }
+        }
+    }
+}
+
+/// Most vectors in a zero-padded input row (the plan keeps a row within
+/// `DIRECT_XP_FLOATS`).
+const MAX_ROW_VECTORS: usize = DIRECT_XP_FLOATS / 8;
+
+/// Transposes the tile's partial sums `acc[(r * owp + ox) * coutp + co]`
+/// into `out[co][oy0 + r][ox]`, a `LANES × LANES` block at a time.
+#[inline(always)]
+fn store_outputs<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    d: &DirectPlan,
+    acc: &[f32],
+    (oy0, rows): (usize, usize),
+    coutg: usize,
+    out: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let out_plane = g.oh * g.ow;
+    assert!(rows * d.owp * d.coutp <= acc.len() && out.len() == coutg * out_plane && oy0 + rows <= g.oh);
+    let mut block = [s.zero(); 16];
+    let block = &mut block[..lanes];
+    for r in 0..rows {
+        for px0 in (0..g.ow).step_by(lanes) {
+            let np = lanes.min(g.ow - px0);
+            for co0 in (0..coutg).step_by(lanes) {
+                for (i, v) in block.iter_mut().enumerate() {
+                    *v = if i < np {
+                        let src = &acc[(r * d.owp + px0 + i) * d.coutp + co0..][..lanes];
+                        // SAFETY: `src` is `lanes` floats.
+                        unsafe { s.load(src.as_ptr()) }
+                    } else {
+                        s.zero()
+                    };
+                }
+                s.transpose(block);
+                for (j, &v) in block.iter().enumerate().take(coutg - co0) {
+                    let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + px0..][..np];
+                    // SAFETY: the first `np` lanes are `dst`.
+                    unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(np), v) };
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! The direct kernel's register tile: `P` output pixels (along one output
+//! row, `STRIDE` input columns apart) × `CB` vectors of output channels,
+//! accumulated over (input channel, kernel row, kernel column). Each step
+//! loads `CB` weight vectors and broadcasts `P` input values: no packing of
+//! the input, whatever the stride.
+
+use crate::kernels::simd::Simd;
+
+/// How the accumulators start.
+#[derive(Clone, Copy)]
+pub(crate) enum Start<'a> {
+    /// At the bias of each channel of the block (the slice may stop short
+    /// of the block's end; missing channels start at zero).
+    Bias(&'a [f32]),
+    /// At zero.
+    Zero,
+    /// At the partial sums already in the accumulator buffer.
+    Acc,
+}
+
+/// One register tile's operands.
+pub(crate) struct Block<'a> {
+    /// Transposed weights, `[k][coutp]`; the tile's first step at `wt_off`.
+    pub wt: &'a [f32],
+    /// Offset of the first step's first channel.
+    pub wt_off: usize,
+    /// Floats between input channels.
+    pub wt_ci: usize,
+    /// Floats between kernel rows.
+    pub wt_ky: usize,
+    /// Floats between kernel columns.
+    pub wt_kx: usize,
+    /// Zero-padded input rows; pixel 0's input for the first step at
+    /// `xp_off`, pixel `p`'s at `xp_off + p * STRIDE`.
+    pub xp: &'a [f32],
+    /// Offset of the first step's input for pixel 0.
+    pub xp_off: usize,
+    /// Floats between input channels.
+    pub xp_ci: usize,
+    /// Floats between kernel rows.
+    pub xp_ky: usize,
+    /// Floats between kernel columns.
+    pub xp_kx: usize,
+    /// Input channels.
+    pub cc: usize,
+    /// Kernel rows (only those reading inside the input).
+    pub nky: usize,
+    /// Kernel columns.
+    pub kw: usize,
+    /// Offset in the accumulator buffer (`[pixel][coutp]`) of pixel 0's
+    /// first channel.
+    pub acc_off: usize,
+    /// Floats between pixels in the accumulator buffer.
+    pub acc_px: usize,
+}
+
+/// Accumulates one register tile and stores it to `acc`.
+///
+/// # Panics
+/// If the tile reaches outside its slices (checked once, up front).
+#[inline(always)]
+pub(crate) fn run<S: Simd, const P: usize, const CB: usize, const STRIDE: usize>(
+    s: S,
+    blk: &Block<'_>,
+    acc: &mut [f32],
+    start: Start<'_>,
+) {
+    let lanes = S::LANES;
+    let steps = blk.cc * blk.nky * blk.kw;
+    assert!(
+        blk.acc_off + (P - 1) * blk.acc_px + CB * lanes <= acc.len(),
+        "direct: accumulators"
+    );
+    if steps > 0 {
+        let (ci, ky, kx) = (blk.cc - 1, blk.nky - 1, blk.kw - 1);
+        let wt_last = blk.wt_off + ci * blk.wt_ci + ky * blk.wt_ky + kx * blk.wt_kx + CB * lanes;
+        let xp_last = blk.xp_off + ci * blk.xp_ci + ky * blk.xp_ky + kx * blk.xp_kx + (P - 1) * STRIDE;
+        assert!(wt_last <= blk.wt.len() && xp_last < blk.xp.len(), "direct: operands");
+    }
+
+    let mut tile = [[s.zero(); CB]; P];
+    let acc_ptr = acc.as_mut_ptr();
+    match start {
+        Start::Zero => {}
+        Start::Bias(bias) => {
+            let mut v = [s.zero(); CB];
+            for (cb, v) in v.iter_mut().enumerate() {
+                let have = bias.len().saturating_sub(cb * lanes).min(lanes);
+                if have > 0 {
+                    // SAFETY: lanes `cb * lanes .. cb * lanes + have` of `bias`.
+                    *v = unsafe { s.maskz_load(bias.as_ptr().add(cb * lanes), s.first_lanes(have)) };
+                }
+            }
+            tile = [v; P];
+        }
+        Start::Acc => {
+            for (p, row) in tile.iter_mut().enumerate() {
+                for (cb, a) in row.iter_mut().enumerate() {
+                    // SAFETY: inside `acc` by the first assert.
+                    *a = unsafe { s.load(acc_ptr.add(blk.acc_off + p * blk.acc_px + cb * lanes)) };
+                }
+            }
+        }
+    }
+
+    if steps > 0 {
+        let (wt, xp) = (blk.wt.as_ptr(), blk.xp.as_ptr());
+        for ci in 0..blk.cc {
+            for ky in 0..blk.nky {
+                let mut w_at = blk.wt_off + ci * blk.wt_ci + ky * blk.wt_ky;
+                let mut x_at = blk.xp_off + ci * blk.xp_ci + ky * blk.xp_ky;
+                for _ in 0..blk.kw {
+                    let mut w = [s.zero(); CB];
+                    for (cb, w) in w.iter_mut().enumerate() {
+                        // SAFETY: `w_at + CB * lanes <= wt_last <= wt.len()`
+                        // (the second assert; every index is at most the last
+                        // step's).
+                        *w = unsafe { s.load(wt.add(w_at + cb * lanes)) };
+                    }
+                    for (p, row) in tile.iter_mut().enumerate() {
+                        // SAFETY: `x_at + p * STRIDE <= xp_last < xp.len()`.
+                        let x = s.splat(unsafe { *xp.add(x_at + p * STRIDE) });
+                        for (a, &w) in row.iter_mut().zip(&w) {
+                            *a = s.fma(x, w, *a);
+                        }
+                    }
+                    w_at += blk.wt_kx;
+                    x_at += blk.xp_kx;
+                }
+            }
+        }
+    }
+
+    for (p, row) in tile.iter().enumerate() {
+        for (cb, &a) in row.iter().enumerate() {
+            // SAFETY: inside `acc` by the first assert.
+            unsafe { s.store(acc_ptr.add(blk.acc_off + p * blk.acc_px + cb * lanes), a) };
+        }
+    }
+}

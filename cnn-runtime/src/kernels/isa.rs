@@ -1,0 +1,169 @@
+//! Run-time choice of the instruction set the fast kernels use.
+//!
+//! With `std`, the CPU is probed once (`is_x86_feature_detected!`) and the
+//! answer cached in an atomic; without `std` the choice is the compile-time
+//! target features (`-C target-cpu` / `-C target-feature`). Tests can force
+//! a weaker path on the current thread with `for_each_isa`, so every
+//! instruction set the machine has is checked against the reference.
+
+/// An instruction set the kernels have a path for, weakest first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// Plain Rust, auto-vectorised for the compile-time target: correct
+    /// everywhere.
+    Portable = 1,
+    /// x86-64 AVX2 with FMA: 8-lane vectors, 16 registers.
+    Avx2 = 2,
+    /// x86-64 AVX-512F: 16-lane vectors, 32 registers, lane masks.
+    Avx512 = 3,
+}
+
+impl Isa {
+    /// Every path, weakest first.
+    #[cfg(test)]
+    pub(crate) const ALL: [Isa; 3] = [Isa::Portable, Isa::Avx2, Isa::Avx512];
+
+    #[cfg(any(feature = "std", test))]
+    fn from_code(code: u8) -> Option<Isa> {
+        match code {
+            1 => Some(Isa::Portable),
+            2 => Some(Isa::Avx2),
+            3 => Some(Isa::Avx512),
+            _ => None,
+        }
+    }
+}
+
+/// The best instruction set this CPU supports.
+#[inline]
+pub(crate) fn detected() -> Isa {
+    #[cfg(any(feature = "std", test))]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        // 0 = not probed yet. Racing first calls all store the same value.
+        static CACHE: AtomicU8 = AtomicU8::new(0);
+        if let Some(isa) = Isa::from_code(CACHE.load(Ordering::Relaxed)) {
+            return isa;
+        }
+        let isa = probe();
+        CACHE.store(isa as u8, Ordering::Relaxed);
+        isa
+    }
+    #[cfg(not(any(feature = "std", test)))]
+    {
+        probe()
+    }
+}
+
+/// Asks the CPU (with std) or the compile-time target features (without).
+#[cold]
+fn probe() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[cfg(any(feature = "std", test))]
+        {
+            extern crate std;
+            if std::is_x86_feature_detected!("avx512f") {
+                return Isa::Avx512;
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                return Isa::Avx2;
+            }
+        }
+        #[cfg(not(any(feature = "std", test)))]
+        {
+            if cfg!(target_feature = "avx512f") {
+                return Isa::Avx512;
+            }
+            if cfg!(all(target_feature = "avx2", target_feature = "fma")) {
+                return Isa::Avx2;
+            }
+        }
+    }
+    Isa::Portable
+}
+
+/// The instruction set the kernels should use now: [`detected`], unless a
+/// test forced a weaker one on this thread.
+#[inline]
+pub(crate) fn active() -> Isa {
+    #[cfg(test)]
+    if let Some(forced) = forced::get() {
+        return forced;
+    }
+    detected()
+}
+
+#[cfg(test)]
+mod forced {
+    extern crate std;
+
+    use super::Isa;
+    use core::cell::Cell;
+
+    std::thread_local! {
+        static FORCED: Cell<Option<Isa>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn get() -> Option<Isa> {
+        FORCED.with(Cell::get)
+    }
+
+    pub(super) fn set(isa: Option<Isa>) {
+        FORCED.with(|f| f.set(isa));
+    }
+}
+
+/// Runs `f` once per instruction set this machine supports, with the kernels
+/// on this thread forced onto it; paths the CPU lacks are skipped with a note
+/// on stderr (once per process).
+#[cfg(test)]
+pub(crate) fn for_each_isa(mut f: impl FnMut(Isa)) {
+    extern crate std;
+    use core::sync::atomic::{AtomicBool, Ordering};
+    static NOTED: AtomicBool = AtomicBool::new(false);
+
+    /// Restores the automatic choice even if `f` panics.
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            forced::set(None);
+        }
+    }
+    let _reset = Reset;
+    for isa in Isa::ALL {
+        if isa > detected() {
+            if !NOTED.swap(true, Ordering::Relaxed) {
+                std::eprintln!("note: this CPU lacks {isa:?}; its kernels are not tested here");
+            }
+            continue;
+        }
+        forced::set(Some(isa));
+        f(isa);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate alloc;
+    extern crate std;
+
+    use super::*;
+
+    #[test]
+    fn override_is_per_thread_and_reset() {
+        let mut seen = alloc::vec::Vec::new();
+        for_each_isa(|isa| {
+            assert_eq!(active(), isa);
+            seen.push(isa);
+        });
+        assert_eq!(seen.first(), Some(&Isa::Portable));
+        assert_eq!(seen.last(), Some(&detected()));
+        assert_eq!(active(), detected());
+        // Another thread is not affected by this one's override.
+        for_each_isa(|isa| {
+            let other = std::thread::spawn(active).join().expect("thread");
+            assert_eq!(other, detected(), "forced {isa:?} here");
+        });
+    }
+}

@@ -1,0 +1,73 @@
+//! The vector matrix-vector product behind [`super::linear`]: four weight
+//! rows at a time, each dotted with the input in two vector accumulators,
+//! so eight independent FMA chains hide the latency and the input vector is
+//! loaded once per four rows.
+
+use crate::kernels::simd::Simd;
+
+/// Rows per pass over the input.
+const ROWS: usize = 4;
+
+/// `output[o] = bias[o] + dot(weight[o], input)`, with `weight` row-major
+/// (PyTorch's `[out][in]`). `input` must not be empty.
+///
+/// # Panics
+/// If the slice lengths disagree.
+#[inline(always)]
+pub(crate) fn run<S: Simd>(s: S, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+    let n = input.len();
+    let lanes = S::LANES;
+    assert!(n > 0 && weight.len() == n * output.len());
+    if let Some(b) = bias {
+        assert_eq!(b.len(), output.len());
+    }
+    let x = input.as_ptr();
+    let tail = n % lanes;
+    let full = n - tail;
+    let tail_mask = s.first_lanes(tail);
+    for (block, out) in output.chunks_mut(ROWS).enumerate() {
+        let o0 = block * ROWS;
+        let rows = out.len();
+        // Rows past the end repeat the last one (computed, not stored).
+        let mut w = [weight.as_ptr(); ROWS];
+        for (r, w) in w.iter_mut().enumerate() {
+            *w = weight[(o0 + r.min(rows - 1)) * n..][..n].as_ptr();
+        }
+        let mut acc = [[s.zero(); 2]; ROWS];
+        let mut i = 0;
+        while i + 2 * lanes <= full {
+            // SAFETY: `i + 2 * lanes <= n`: both vectors of the input and of
+            // each row (`n` floats from `w[r]`) are in bounds.
+            unsafe {
+                let (x0, x1) = (s.load(x.add(i)), s.load(x.add(i + lanes)));
+                for (a, &w) in acc.iter_mut().zip(&w) {
+                    a[0] = s.fma(s.load(w.add(i)), x0, a[0]);
+                    a[1] = s.fma(s.load(w.add(i + lanes)), x1, a[1]);
+                }
+            }
+            i += 2 * lanes;
+        }
+        if i < full {
+            // SAFETY: `i + lanes <= full <= n`.
+            unsafe {
+                let x0 = s.load(x.add(i));
+                for (a, &w) in acc.iter_mut().zip(&w) {
+                    a[0] = s.fma(s.load(w.add(i)), x0, a[0]);
+                }
+            }
+        }
+        if tail > 0 {
+            // SAFETY: the masked lanes are `full .. n`, in bounds.
+            unsafe {
+                let x0 = s.maskz_load(x.add(full), tail_mask);
+                for (a, &w) in acc.iter_mut().zip(&w) {
+                    a[1] = s.fma(s.maskz_load(w.add(full), tail_mask), x0, a[1]);
+                }
+            }
+        }
+        for (r, y) in out.iter_mut().enumerate() {
+            let b = bias.map_or(0.0, |b| b[o0 + r]);
+            *y = b + s.reduce_add(s.add(acc[r][0], acc[r][1]));
+        }
+    }
+}

@@ -1,0 +1,64 @@
+//! The common 2×2, stride-2 pool with every window inside the input, in
+//! vectors: per output row, the even and odd columns of both input rows
+//! (stride-2 loads), combined with NaN-propagating max or min.
+
+use super::Pool2dGeometry;
+use crate::kernels::simd::{even_element_bits, Simd};
+
+/// Whether [`run`] takes `g`.
+pub(crate) const fn fits(g: &Pool2dGeometry) -> bool {
+    g.kh == 2
+        && g.kw == 2
+        && g.sh == 2
+        && g.sw == 2
+        && g.pt == 0
+        && g.pl == 0
+        && g.dh == 1
+        && g.dw == 1
+        && 2 * g.oh <= g.h
+        && 2 * g.ow <= g.w
+}
+
+/// 2×2 stride-2 max pooling (`MAX`) or min pooling for a geometry that
+/// [`fits`].
+///
+/// # Panics
+/// If `g` does not fit or a slice length does not match it.
+#[inline(always)]
+pub(crate) fn run<S: Simd, const MAX: bool>(s: S, g: &Pool2dGeometry, input: &[f32], output: &mut [f32]) {
+    let lanes = S::LANES;
+    assert!(fits(g) && input.len() == g.input_len() && output.len() == g.output_len());
+    let pick = |a, b| if MAX { s.max_nan(a, b) } else { s.min_nan(a, b) };
+    let planes = input.chunks_exact(g.h * g.w);
+    for (plane, out) in planes.zip(output.chunks_exact_mut(g.oh * g.ow)) {
+        for (oy, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
+            // Both rows, each at least `2 * ow` long.
+            let top = &plane[2 * oy * g.w..][..2 * g.ow];
+            let bottom = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
+            for ox0 in (0..g.ow).step_by(lanes) {
+                let n = lanes.min(g.ow - ox0);
+                let (m_lo, m_hi) = even_element_bits(lanes, 0, n);
+                let (m_lo, m_hi) = (s.mask_from_bits(m_lo), s.mask_from_bits(m_hi));
+                let at = 2 * ox0;
+                // SAFETY: the loads read elements `at .. at + 2 * n - 1`
+                // (evens) and `at + 1 .. at + 2 * n` (odds) of a row of
+                // `2 * ow >= at + 2 * n` floats.
+                let v = unsafe {
+                    let (t, b) = (top.as_ptr().add(at), bottom.as_ptr().add(at));
+                    let even = pick(
+                        s.maskz_load_pairs_even(t, m_lo, m_hi),
+                        s.maskz_load_pairs_even(b, m_lo, m_hi),
+                    );
+                    let odd = pick(
+                        s.maskz_load_pairs_even(t.add(1), m_lo, m_hi),
+                        s.maskz_load_pairs_even(b.add(1), m_lo, m_hi),
+                    );
+                    pick(even, odd)
+                };
+                let dst = &mut out_row[ox0..][..n];
+                // SAFETY: the first `n` lanes are `dst`.
+                unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(n), v) };
+            }
+        }
+    }
+}
