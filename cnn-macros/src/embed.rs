@@ -144,6 +144,16 @@ pub fn check(model: &Model, bytes: &[u8], written: &str, path: String) -> Result
         .filter(|l| matches!(l.op, crate::model::Op::BatchNorm2d { .. }))
         .map(|l| format!("{}.num_batches_tracked", l.key))
         .collect();
+    // Ignored, but as in PyTorch's strict load (and `from_safetensors`), a
+    // step counter that is not a scalar is a size mismatch.
+    for name in &ignored {
+        if let Some(info) = metadata.info(name).filter(|info| !info.shape.is_empty()) {
+            problems.push(format!(
+                "size mismatch for \"{name}\": the file has shape {:?}, the model needs [] (a scalar)",
+                info.shape
+            ));
+        }
+    }
     let mut unexpected: Vec<String> = metadata
         .tensors()
         .into_keys()
@@ -216,6 +226,31 @@ mod tests {
                 "missing tensor \"fc.bias\" (the model needs shape [1])",
                 "unexpected tensor \"fc.extra\"",
             ]
+        );
+    }
+
+    #[test]
+    fn a_step_counter_must_be_a_scalar() {
+        let invocation: crate::front::Invocation =
+            syn::parse2(quote!(struct N { input: [1, 2, 2], bn: BatchNorm2d(1, affine = false) }))
+                .unwrap_or_else(|e| panic!("{e}"));
+        let crate::front::Source::Inline(body) = invocation.source else {
+            panic!("inline")
+        };
+        let (spec, _) = crate::front::inline::to_spec(body, invocation.header.ident.span(), &mut Default::default());
+        let model = crate::model::validate(&spec).unwrap_or_else(|e| panic!("{e:?}"));
+        let header = |shape: &str| {
+            format!(
+                r#"{{"bn.num_batches_tracked":{{"dtype":"I64","shape":{shape},"data_offsets":[0,24]}},"bn.running_mean":{{"dtype":"F32","shape":[1],"data_offsets":[24,28]}},"bn.running_var":{{"dtype":"F32","shape":[1],"data_offsets":[28,32]}}}}"#
+            )
+        };
+        let problems = check(&model, &file(&header("[3]"), 32), "w", String::new())
+            .err()
+            .unwrap_or_default();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(
+            problems[0].contains("\"bn.num_batches_tracked\": the file has shape [3]"),
+            "{problems:?}"
         );
     }
 
