@@ -304,3 +304,40 @@ fn every_layer_kind_inference_does_not_allocate() {
     }
     assert_ne!(outputs[0], outputs[1]);
 }
+
+// The zoo models (models/*.toml). VGG-16 is left out here only for time: its
+// forward pass is the same generated code and kernels at a larger size.
+cnn_model!(struct CifarVgg = "models/cifar_vgg.toml");
+cnn_model!(struct MobileNetBlock = "models/mobilenet_block.toml");
+
+/// Small deterministic weights, scaled by fan-in.
+fn zoo_weight(spec: &cnn_runtime::ParamSpec, index: usize) -> f32 {
+    let fan_in: usize = spec.shape.iter().skip(1).product::<usize>().max(1);
+    ((index % 31) as f32 / 31.0 - 0.5) / (fan_in as f32).sqrt()
+}
+
+#[test]
+fn cifar_vgg_inference_does_not_allocate() {
+    let model = CifarVgg::from_fn(zoo_weight);
+    let output = assert_inference_does_not_allocate(&model, &input_values(CifarVgg::INPUT_LEN, 7));
+    assert!(output.iter().all(|v| v.is_finite()), "{output:?}");
+}
+
+/// Its activations exceed `forward`'s stack limit, so only the entry points
+/// that take a caller's scratch exist for it.
+#[test]
+fn mobilenet_block_inference_does_not_allocate() {
+    let model = MobileNetBlock::from_fn(zoo_weight);
+    let input = input_values(MobileNetBlock::INPUT_LEN, 11);
+    let typed = MobileNetBlock::input_from_slice(&input).expect("input length");
+    let mut scratch = <MobileNetBlock as Model>::Scratch::new_boxed();
+    let mut output = [f32::NAN; 10];
+    let mut flat = vec![f32::NAN; 10];
+    let ((), counts) = counted(|| model.forward_with(black_box(typed), &mut scratch, &mut output));
+    assert_eq!(counts, NONE, "forward_with");
+    let (result, counts) = counted(|| model.forward_slice_with(black_box(&input), &mut scratch, &mut flat));
+    assert_eq!(counts, NONE, "forward_slice_with");
+    result.expect("forward_slice_with");
+    assert_eq!(output.to_vec(), flat);
+    assert!(output.iter().all(|v| v.is_finite()), "{output:?}");
+}
