@@ -14,9 +14,11 @@
 //! keeps the last entry). A non-scalar `num_batches_tracked` is a model
 //! mismatch, not a format error, so it does not count as one.
 //!
-//! Files marked `known_bug` in the manifest reproduce bugs reported in
-//! RELIABILITY.md; `cargo test --test malformed_weights -- --ignored` checks
-//! that they are fixed.
+//! A file can be marked `known_bug` in the manifest (the script's
+//! `known_bug=` argument) while a bug it reproduces is open: the main tests
+//! skip it and `cargo test --test malformed_weights -- --ignored` checks it
+//! against its correct outcome. None is marked now: the two that were
+//! (array-form header entries, RELIABILITY.md) are fixed.
 
 mod common;
 
