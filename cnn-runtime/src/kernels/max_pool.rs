@@ -121,36 +121,37 @@ pub fn max_pool2d<
     input: &[[[f32; W]; H]; C],
     output: &mut [[[f32; OW]; OH]; C],
 ) {
-    let geometry = const {
-        let geometry = Pool2dGeometry {
-            c: C,
-            h: H,
-            w: W,
-            oh: OH,
-            ow: OW,
-            kh: KH,
-            kw: KW,
-            sh: SH,
-            sw: SW,
-            pt: PT,
-            pl: PL,
-            dh: DH,
-            dw: DW,
-        };
-        geometry.assert_valid();
-        geometry
-    };
-    // Geometry checked at compile time above, so no run-time check.
-    pool_dispatch::<true>(
-        &geometry,
-        input.as_flattened().as_flattened(),
-        output.as_flattened_mut().as_flattened_mut(),
-    );
+    extreme_pool2d::<true, C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW>(input, output);
 }
 
 /// Min pooling: the minimum over each window. Padding never wins (it acts
 /// as +inf) and NaN propagates; otherwise exactly like [`max_pool2d`].
 pub fn min_pool2d<
+    const C: usize,
+    const H: usize,
+    const W: usize,
+    const OH: usize,
+    const OW: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const DH: usize,
+    const DW: usize,
+>(
+    input: &[[[f32; W]; H]; C],
+    output: &mut [[[f32; OW]; OH]; C],
+) {
+    extreme_pool2d::<false, C, H, W, OH, OW, KH, KW, SH, SW, PT, PL, DH, DW>(input, output);
+}
+
+/// The body both max and min pooling share: the geometry, checked at compile
+/// time, and the dispatch to the kernel for the instruction set.
+#[inline(always)]
+fn extreme_pool2d<
+    const IS_MAX: bool,
     const C: usize,
     const H: usize,
     const W: usize,
@@ -188,7 +189,7 @@ pub fn min_pool2d<
         geometry
     };
     // Geometry checked at compile time above, so no run-time check.
-    pool_dispatch::<false>(
+    pool_dispatch::<IS_MAX>(
         &geometry,
         input.as_flattened().as_flattened(),
         output.as_flattened_mut().as_flattened_mut(),
