@@ -114,10 +114,14 @@ fn adaptive_avg_pool2d_kernel(g: &AdaptivePool2dGeometry, input: &[f32], output:
             let bin_rows = &plane[rows.start * g.w..rows.end * g.w];
             for (ox, o) in out_row.iter_mut().enumerate() {
                 let cols = bin(ox, g.ow, g.w);
-                let mut total = 0.0;
-                for row in bin_rows.chunks_exact(g.w) {
-                    total += sum(&row[cols.clone()]);
-                }
+                // A bin spanning whole rows (global pooling) is one
+                // contiguous run: one long reduction instead of a short one
+                // per row, whose fixed cost dominated (64x28x28: 9.9 µs).
+                let total = if cols.len() == g.w {
+                    sum(bin_rows)
+                } else {
+                    bin_rows.chunks_exact(g.w).map(|row| sum(&row[cols.clone()])).sum()
+                };
                 // Two divisions, in this order, as PyTorch's CPU kernel does.
                 *o = total / rows.len() as f32 / cols.len() as f32;
             }

@@ -116,8 +116,24 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
 /// The sum of a slice.
 #[inline(always)]
 pub(crate) fn sum(a: &[f32]) -> f32 {
-    let (chunks, tail) = a.as_chunks::<LANES>();
+    // Four register-wide chains, not one: a lone chain waits out the add
+    // latency on every step, which made long sums (global pooling) latency-
+    // rather than throughput-bound.
+    let (blocks, rest) = a.as_chunks::<{ 4 * LANES }>();
+    let mut wide = [[0.0f32; LANES]; 4];
+    for block in blocks {
+        for (acc, x) in wide.iter_mut().zip(block.as_chunks::<LANES>().0) {
+            for (s, &x) in acc.iter_mut().zip(x) {
+                *s += x;
+            }
+        }
+    }
+    let [w0, w1, w2, w3] = wide;
     let mut acc = [0.0f32; LANES];
+    for (i, s) in acc.iter_mut().enumerate() {
+        *s = (w0[i] + w1[i]) + (w2[i] + w3[i]);
+    }
+    let (chunks, tail) = rest.as_chunks::<LANES>();
     for x in chunks {
         for (s, &x) in acc.iter_mut().zip(x) {
             *s += x;
@@ -178,9 +194,9 @@ mod tests {
 
     #[test]
     fn lane_reductions_cover_every_element() {
-        for n in 0..40usize {
-            let a: [f32; 40] = core::array::from_fn(|i| (i + 1) as f32);
-            let b: [f32; 40] = core::array::from_fn(|i| (i % 3) as f32);
+        for n in 0..80usize {
+            let a: [f32; 80] = core::array::from_fn(|i| (i + 1) as f32);
+            let b: [f32; 80] = core::array::from_fn(|i| (i % 3) as f32);
             let want_sum: f32 = a[..n].iter().sum();
             let want_dot: f32 = a[..n].iter().zip(&b[..n]).map(|(x, y)| x * y).sum();
             // Small integers: every partial sum is exact, so any order agrees.

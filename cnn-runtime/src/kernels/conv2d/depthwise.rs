@@ -34,9 +34,129 @@ pub(crate) fn run<S: Simd>(
     output: &mut [f32],
 ) {
     assert!(fits(g) && VECS <= MAX_ROW_VECS - MAX_TILE / 8);
+    let square = |k: usize| g.kh == k && g.kw == k && g.dh == 1 && g.dw == 1 && g.sh == g.sw;
     match g.sw {
+        1 if square(3) => run_square::<S, 1, 3>(s, g, input, weight, bias, output),
+        2 if square(3) => run_square::<S, 2, 3>(s, g, input, weight, bias, output),
+        1 if square(5) => run_square::<S, 1, 5>(s, g, input, weight, bias, output),
+        2 if square(5) => run_square::<S, 2, 5>(s, g, input, weight, bias, output),
         1 => run_stride::<S, 1>(s, g, input, weight, bias, output),
         _ => run_stride::<S, 2>(s, g, input, weight, bias, output),
+    }
+}
+
+/// [`run_stride`] for the kernels depthwise layers almost always have (3×3
+/// or 5×5, undilated, the same stride both ways), with the kernel size and
+/// stride as constants: which kernel row each input row is for, per output
+/// row of a block, is then known at compile time, so the block's loops
+/// unroll into straight-line FMAs instead of branching per tap (MobileNet's
+/// 32-channel 56x56 layer: 49 -> 36 µs).
+#[inline(always)]
+fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let multiplier = g.cout / g.cin;
+    let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    assert!(g.kh == K && g.kw == K && g.dh == 1 && g.dw == 1 && g.sh == STRIDE && g.sw == STRIDE);
+    assert!(input.len() == g.cin * plane && output.len() == g.cout * out_plane && weight.len() == g.cout * K * K);
+    let table = ColumnTable::new::<STRIDE>(g, lanes, 0, g.ow);
+
+    for (co, out) in output.chunks_exact_mut(out_plane).enumerate() {
+        let block = Block {
+            s,
+            g,
+            table: &table,
+            channel: &input[co / multiplier * plane..][..plane],
+            filter: &weight[co * K * K..][..K * K],
+        };
+        let b = s.splat(bias.map_or(0.0, |b| b[co]));
+        for oy0 in (0..g.oh).step_by(ROWS) {
+            let iy_first = (oy0 * STRIDE) as isize - g.pt as isize;
+            for j0 in (0..table.vecs).step_by(VECS) {
+                let mut acc = [[b; VECS]; ROWS];
+                // Input row `i` of the block's span; the largest span is
+                // (ROWS - 1) * 2 + 5 = 11 rows (stride 2, 5x5).
+                macro_rules! span {
+                    ($($i:literal)*) => {$(
+                        if $i < (ROWS - 1) * STRIDE + K {
+                            block.input_row::<STRIDE, K, $i>(iy_first, j0, &mut acc);
+                        }
+                    )*};
+                }
+                span!(0 1 2 3 4 5 6 7 8 9 10);
+                for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
+                    let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
+                    for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {
+                        let j = j0 + v;
+                        // SAFETY: `store` enables the lanes of vector `j`
+                        // inside the row: `j * lanes .. min((j + 1) * lanes, ow)`.
+                        unsafe { s.mask_store(row.as_mut_ptr().add(j * lanes), s.mask_from_bits(table.store[j]), a) };
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One channel of [`run_square`]: what a block of output rows reads.
+struct Block<'a, S> {
+    s: S,
+    g: &'a Conv2dGeometry,
+    table: &'a ColumnTable,
+    channel: &'a [f32],
+    filter: &'a [f32],
+}
+
+impl<S: Simd> Block<'_, S> {
+    /// Multiplies input row `I` of the block (input row `iy_first + I`)
+    /// into every output row of the block that uses it: output row `r`
+    /// uses it as kernel row `I - r * STRIDE`, a constant here.
+    #[inline(always)]
+    fn input_row<const STRIDE: usize, const K: usize, const I: usize>(
+        &self,
+        iy_first: isize,
+        j0: usize,
+        acc: &mut [[S::V; VECS]; ROWS],
+    ) {
+        let (s, g) = (self.s, self.g);
+        let iy = iy_first + I as isize;
+        if iy < 0 || iy >= g.h as isize {
+            return;
+        }
+        // In range: 0 <= iy < h.
+        let src = self.channel[iy as usize * g.w..][..g.w].as_ptr();
+        for kx in 0..K {
+            let t = self.table;
+            let (offsets, los, his) = (&t.offset[kx][j0..], &t.lo[kx][j0..], &t.hi[kx][j0..]);
+            let mut x = [s.zero(); VECS];
+            for (v, x) in x.iter_mut().enumerate() {
+                let p = src.wrapping_offset(offsets[v]);
+                // SAFETY: the table enables only elements inside this input
+                // row (asserted when it was built); disabled lanes are not
+                // accessed.
+                *x = unsafe {
+                    if STRIDE == 1 {
+                        s.maskz_load(p, s.mask_from_bits(los[v]))
+                    } else {
+                        s.maskz_load_pairs_even(p, s.mask_from_bits(los[v]), s.mask_from_bits(his[v]))
+                    }
+                };
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                if I >= r * STRIDE && I - r * STRIDE < K {
+                    let w = s.splat(self.filter[(I - r * STRIDE) * K + kx]);
+                    for (a, &x) in acc.iter_mut().zip(&x) {
+                        *a = s.fma(w, x, *a);
+                    }
+                }
+            }
+        }
     }
 }
 

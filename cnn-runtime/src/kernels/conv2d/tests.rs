@@ -455,31 +455,38 @@ fn direct_case() -> impl Strategy<Value = Case> {
         })
 }
 
-/// Depthwise (with and without a channel multiplier, every padding) and a
-/// single-input-channel conv, which is not depthwise-shaped work.
+/// Depthwise (with and without a channel multiplier, every padding, both
+/// strides, rows wider than one register block) and a single-input-channel
+/// conv, which is not depthwise-shaped work.
 #[test]
 fn depthwise_and_single_channel() {
-    for (cin, cout, groups, k, pad, len) in [
-        (32, 32, 32, 3, 1, 19),
-        (5, 10, 5, 3, 2, 9),
-        (7, 7, 7, 5, 0, 23),
-        (3, 3, 3, 1, 0, 17),
-        (4, 4, 4, 5, 4, 6),
-        (1, 6, 1, 5, 2, 28),
+    for (cin, cout, groups, k, pad, len, stride) in [
+        (32, 32, 32, 3, 1, 19, 1),
+        (32, 32, 32, 3, 1, 19, 2),
+        (3, 3, 3, 3, 1, 75, 1),
+        (3, 6, 3, 3, 0, 140, 2),
+        (5, 10, 5, 3, 2, 9, 1),
+        (7, 7, 7, 5, 0, 23, 1),
+        (7, 7, 7, 5, 2, 23, 2),
+        (2, 2, 2, 5, 2, 70, 1),
+        (3, 3, 3, 1, 0, 17, 1),
+        (4, 4, 4, 5, 4, 6, 1),
+        (1, 6, 1, 5, 2, 28, 1),
     ] {
         let span = k;
-        let out = len + 2 * pad - span + 1;
+        let out = (len + 2 * pad - span) / stride + 1;
+        let out_h = (len + 1 + 2 * pad - span) / stride + 1;
         let g = Conv2dGeometry {
             cin,
             h: len + 1,
             w: len,
             cout,
-            oh: out + 1,
+            oh: out_h,
             ow: out,
             kh: k,
             kw: k,
-            sh: 1,
-            sw: 1,
+            sh: stride,
+            sw: stride,
             pt: pad,
             pl: pad,
             dh: 1,
