@@ -37,11 +37,55 @@ macro_rules! multiversion {
 /// Written as a comparison rather than `f32::max`, which returns the
 /// non-NaN operand and would turn NaN into 0.
 pub fn relu(x: &mut [f32]) {
-    multiversion!(x, {
-        for v in x {
-            *v = if *v < 0.0 { 0.0 } else { *v };
-        }
-    })
+    match isa::active() {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
+        Isa::Avx512 => unsafe { relu_avx512(x) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
+        Isa::Avx2 => unsafe { relu_avx2(x) },
+        _ => relu_loop(x),
+    }
+}
+
+#[inline(always)]
+fn relu_loop(x: &mut [f32]) {
+    for v in x {
+        *v = if *v < 0.0 { 0.0 } else { *v };
+    }
+}
+
+/// [`relu_loop`] with explicit vectors: compiled for AVX2, LLVM turns the
+/// loop's select into a conditional store (`vmaskmovps`), which AMD CPUs run
+/// in microcode, ten times slower than a plain store (MobileNet's 200 K
+/// element ReLU: 84 µs). `vmaxps` returns its second operand when either is
+/// NaN or both are zero, so `max(0, x)` keeps NaN and -0.0 as the loop does.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn relu_avx2(x: &mut [f32]) {
+    use core::arch::x86_64::{_mm256_loadu_ps, _mm256_max_ps, _mm256_setzero_ps, _mm256_storeu_ps};
+    let (chunks, tail) = x.as_chunks_mut::<8>();
+    for chunk in chunks {
+        let p = chunk.as_mut_ptr();
+        // SAFETY: `p` points to 8 floats of this chunk.
+        unsafe { _mm256_storeu_ps(p, _mm256_max_ps(_mm256_setzero_ps(), _mm256_loadu_ps(p))) };
+    }
+    relu_loop(tail);
+}
+
+/// [`relu_avx2`] for AVX-512F (where the loop's masked store would be
+/// cheap, but one path is simpler to reason about).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn relu_avx512(x: &mut [f32]) {
+    use core::arch::x86_64::{_mm512_loadu_ps, _mm512_max_ps, _mm512_setzero_ps, _mm512_storeu_ps};
+    let (chunks, tail) = x.as_chunks_mut::<16>();
+    for chunk in chunks {
+        let p = chunk.as_mut_ptr();
+        // SAFETY: `p` points to 16 floats of this chunk.
+        unsafe { _mm512_storeu_ps(p, _mm512_max_ps(_mm512_setzero_ps(), _mm512_loadu_ps(p))) };
+    }
+    relu_loop(tail);
 }
 
 /// ReLU6, `clamp(x, 0, 6)` with NaN kept as NaN.

@@ -55,9 +55,60 @@ pub(crate) fn detected() -> Isa {
     }
 }
 
-/// Asks the CPU (with std) or the compile-time target features (without).
+/// The name of the instruction set the kernels use on this thread:
+/// `"avx512"`, `"avx2"` or `"portable"` (for logs and benchmark reports).
+///
+/// ```
+/// let isa = cnn_runtime::kernels::instruction_set();
+/// assert!(["avx512", "avx2", "portable"].contains(&isa));
+/// ```
+pub fn instruction_set() -> &'static str {
+    match active() {
+        Isa::Avx512 => "avx512",
+        Isa::Avx2 => "avx2",
+        Isa::Portable => "portable",
+    }
+}
+
+/// The environment variable that caps the instruction set (see
+/// [`crate::kernels`]): `portable`, `avx2` or `avx512`.
+pub const MAX_ISA_VAR: &str = "CNN_RUNTIME_MAX_ISA";
+
+/// Asks the CPU (with std) or the compile-time target features (without),
+/// then applies the [`MAX_ISA_VAR`] cap (with std).
 #[cold]
 fn probe() -> Isa {
+    let best = probe_cpu();
+    #[cfg(any(feature = "std", test))]
+    {
+        extern crate std;
+        if let Ok(cap) = std::env::var(MAX_ISA_VAR) {
+            return match parse_cap(&cap) {
+                Some(cap) => best.min(cap),
+                None => {
+                    std::eprintln!("cnn-runtime: ignoring {MAX_ISA_VAR}={cap:?} (expected portable, avx2 or avx512)");
+                    best
+                }
+            };
+        }
+    }
+    best
+}
+
+/// A [`MAX_ISA_VAR`] value, case-insensitive.
+#[cfg(any(feature = "std", test))]
+fn parse_cap(value: &str) -> Option<Isa> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "portable" => Some(Isa::Portable),
+        "avx2" => Some(Isa::Avx2),
+        "avx512" => Some(Isa::Avx512),
+        _ => None,
+    }
+}
+
+/// The best instruction set the CPU (with std) or the compile-time target
+/// features (without) offer.
+fn probe_cpu() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
         #[cfg(any(feature = "std", test))]
@@ -149,6 +200,15 @@ mod tests {
     extern crate std;
 
     use super::*;
+
+    #[test]
+    fn caps_parse_case_insensitively_and_reject_unknown_names() {
+        assert_eq!(parse_cap("portable"), Some(Isa::Portable));
+        assert_eq!(parse_cap(" AVX2 "), Some(Isa::Avx2));
+        assert_eq!(parse_cap("avx512"), Some(Isa::Avx512));
+        assert_eq!(parse_cap("sse"), None);
+        assert_eq!(parse_cap(""), None);
+    }
 
     #[test]
     fn override_is_per_thread_and_reset() {

@@ -23,6 +23,18 @@
 //! cached; without it the compile-time target features decide. A build for
 //! the default target therefore still uses AVX-512 where the CPU has it.
 //!
+//! With `std`, the environment variable [`MAX_ISA_VAR`]
+//! (`CNN_RUNTIME_MAX_ISA`) caps that choice at `portable`, `avx2` or
+//! `avx512`, read once at the first kernel call: to measure or debug a
+//! weaker path on a stronger CPU (an unknown value is reported on stderr and
+//! ignored; a cap above what the CPU has changes nothing).
+//!
+//! ```
+//! // Run this process's models on AVX2 at most (set before the first
+//! // inference; later changes are not seen).
+//! std::env::set_var(cnn_runtime::kernels::MAX_ISA_VAR, "avx2");
+//! ```
+//!
 //! The vector code is written once, generic over a small vector trait whose
 //! implementors are zero-sized proofs that the CPU supports the instruction
 //! set; each instruction set has thin `#[target_feature]` entry points that
@@ -42,6 +54,7 @@ mod avg_pool;
 mod batch_norm;
 mod conv2d;
 mod isa;
+pub use isa::{instruction_set, MAX_ISA_VAR};
 mod linear;
 mod max_pool;
 pub mod reference;
