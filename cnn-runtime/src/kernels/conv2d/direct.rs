@@ -13,9 +13,7 @@
 pub(crate) mod micro;
 
 use super::kernels::Kernels;
-use super::plan::{
-    direct_interior, DirectPlan, Plan, DIRECT_ACC_FLOATS, DIRECT_MAX_CB, DIRECT_WT_FLOATS, DIRECT_XP_FLOATS,
-};
+use super::plan::{direct_interior, DirectPlan, Plan, DIRECT_ACC_FLOATS, DIRECT_WT_FLOATS, DIRECT_XP_FLOATS};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
 use crate::kernels::simd::Simd;
@@ -43,7 +41,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     let taps = g.kh * g.kw;
     let k = cing * taps;
     let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
-    let blocks = ChannelBlocks::new(d.coutp / lanes);
+    let blocks = ChannelBlocks::new(d.coutp / lanes, d.max_cb);
     let block_width = blocks.widest() * lanes;
     assert!(d.pixels == P && g.sw == STRIDE && d.coutp.is_multiple_of(lanes) && d.coutp >= coutg);
     assert!(d.owp >= g.ow && d.owp.is_multiple_of(P) && d.wp > (d.owp - 1) * STRIDE + (g.kw - 1) * g.dw);
@@ -138,7 +136,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
 }
 
 /// The output channel vectors of a group in balanced blocks of at most
-/// [`DIRECT_MAX_CB`] (64 channels: 32 + 32, not 48 + 16).
+/// the plan's `max_cb` (with three: 64 channels as 32 + 32, not 48 + 16).
 #[derive(Clone, Copy)]
 pub(crate) struct ChannelBlocks {
     vectors: usize,
@@ -146,10 +144,10 @@ pub(crate) struct ChannelBlocks {
 }
 
 impl ChannelBlocks {
-    pub(crate) const fn new(vectors: usize) -> Self {
+    pub(crate) const fn new(vectors: usize, max_cb: usize) -> Self {
         ChannelBlocks {
             vectors,
-            count: vectors.div_ceil(DIRECT_MAX_CB),
+            count: vectors.div_ceil(max_cb),
         }
     }
 

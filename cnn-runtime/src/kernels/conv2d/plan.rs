@@ -48,6 +48,9 @@ pub(crate) struct Target {
     /// Pixels per register tile of the direct mode (empty: no direct mode);
     /// each comes with up to [`DIRECT_MAX_CB`] channel vectors.
     pub direct_pixels: &'static [usize],
+    /// Accumulator registers a direct register tile may use (the rest hold
+    /// its weight vectors and a broadcast input): bounds pixels × vectors.
+    pub direct_accumulators: usize,
 }
 
 /// AVX-512: 32 registers, 24 accumulators.
@@ -55,13 +58,19 @@ pub(crate) const AVX512: Target = Target {
     lanes: 16,
     shapes: &[(8, 3), (6, 4), (12, 2)],
     direct_pixels: &[8, 7, 6, 5],
+    direct_accumulators: 24,
 };
 
 /// AVX2: 16 registers, 12 accumulators.
 pub(crate) const AVX2: Target = Target {
     lanes: 8,
     shapes: &[(6, 2), (4, 2)],
-    direct_pixels: &[],
+    // Six pixels by two vectors: 12 accumulators, 2 weight vectors and a
+    // broadcast. Four by three (16 of 16 registers) spilled, and measured
+    // slower than the tiled product (Zen 4, AVX2 forced: 64-channel 16x16
+    // conv 107 -> 185 µs), so it is not offered.
+    direct_pixels: &[6],
+    direct_accumulators: 12,
 };
 
 /// Most channel vectors per direct register tile.
@@ -95,6 +104,9 @@ pub(crate) struct DirectPlan {
     /// rows (`wp`), or just the windows of the segments that touch the
     /// padding (the others read the input in place).
     pub xp_row: usize,
+    /// Most channel vectors per register tile: `pixels` times this many
+    /// accumulators fit the target's registers.
+    pub max_cb: usize,
 }
 
 /// Floats in the packed panel on the stack (24 KiB: leaves room in a 32 KiB
@@ -144,6 +156,7 @@ impl Plan {
             wp: 0,
             coutp: 0,
             xp_row: 0,
+            max_cb: 0,
         },
     };
 
@@ -196,6 +209,10 @@ impl Plan {
         if !(g.sw == 1 || g.sw == 2) || coutg < t.lanes || pixels == 0 {
             return None;
         }
+        let max_cb = min(DIRECT_MAX_CB, t.direct_accumulators / pixels);
+        if max_cb == 0 {
+            return None;
+        }
         let coutp = coutg.div_ceil(t.lanes) * t.lanes;
         let owp = g.ow.div_ceil(pixels) * pixels;
         let row_acc = owp * coutp;
@@ -214,7 +231,7 @@ impl Plan {
             DIRECT_XP_FLOATS / (input_rows * xp_row)
         };
         // The weights of one block of channel vectors per chunk.
-        let block = super::direct::ChannelBlocks::new(coutp / t.lanes).widest() * t.lanes;
+        let block = super::direct::ChannelBlocks::new(coutp / t.lanes, max_cb).widest() * t.lanes;
         let cc = min(cing, min(DIRECT_WT_FLOATS / (taps * block), xp_cc));
         if cc == 0 {
             return None;
@@ -231,6 +248,7 @@ impl Plan {
             wp,
             coutp,
             xp_row,
+            max_cb,
         };
         Some(plan)
     }
@@ -294,7 +312,7 @@ const fn direct_cost(g: &Conv2dGeometry, d: &DirectPlan, lanes: usize) -> u128 {
     let fma = vectors * d.owp as u128 * rows_read * (g.kw * cing) as u128 * 100 / 93 * 100;
     let chunks = cing.div_ceil(d.cc) as u128;
     let tiles = g.oh.div_ceil(d.rows) as u128;
-    let blocks = vectors.div_ceil(DIRECT_MAX_CB as u128);
+    let blocks = vectors.div_ceil(d.max_cb as u128);
     let calls = blocks * chunks * g.oh as u128 * (d.owp / d.pixels) as u128;
     let per_call = 3 * d.pixels as u128 * vectors / blocks + 30;
     let weights = tiles * (cing * taps).div_ceil(lanes) as u128 * vectors;

@@ -361,7 +361,9 @@ fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan) {
             "{plan:?}"
         );
         assert!(d.rows * d.owp * d.coutp <= plan::DIRECT_ACC_FLOATS, "{plan:?}");
-        let block = direct::ChannelBlocks::new(d.coutp / t.lanes).widest() * t.lanes;
+        assert!(d.max_cb >= 1 && d.max_cb <= plan::DIRECT_MAX_CB, "{plan:?}");
+        assert!(d.max_cb * d.pixels <= t.direct_accumulators, "{plan:?}");
+        let block = direct::ChannelBlocks::new(d.coutp / t.lanes, d.max_cb).widest() * t.lanes;
         assert!(d.cc * g.kh * g.kw * block <= plan::DIRECT_WT_FLOATS, "{plan:?}");
         let rows_in = (d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1;
         assert!(
@@ -404,13 +406,14 @@ proptest! {
     /// tiles of rows and several chunks of input channels.
     #[test]
     fn direct_mode_matches_reference((g, input, weight, bias) in direct_case()) {
-        let t = plan::AVX512;
-        for &pixels in t.direct_pixels {
-            let Some(plan) = Plan::direct(&g, &t, pixels) else { continue };
-            check_plan_invariants(&g, &t, &plan);
-            if let Some(got) = run_plan(&t, &plan, &g, &input, &weight, bias.as_deref()) {
-                std::eprintln!("{plan:?}");
-                check_against_reference(&g, &input, &weight, bias.as_deref(), &got);
+        for t in [plan::AVX512, plan::AVX2] {
+            for &pixels in t.direct_pixels {
+                let Some(plan) = Plan::direct(&g, &t, pixels) else { continue };
+                check_plan_invariants(&g, &t, &plan);
+                if let Some(got) = run_plan(&t, &plan, &g, &input, &weight, bias.as_deref()) {
+                    std::eprintln!("{plan:?}");
+                    check_against_reference(&g, &input, &weight, bias.as_deref(), &got);
+                }
             }
         }
     }

@@ -170,8 +170,6 @@ pub(super) unsafe fn conv2d_avx512(
             (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, output),
             (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
             (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
-            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, output),
-            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, output),
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
         (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, output),
@@ -199,7 +197,11 @@ pub(super) unsafe fn conv2d_avx2(
     let s = unsafe { Avx2::new_unchecked() };
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, output),
-        (Mode::Direct, _, _) => unreachable!("plan::AVX2 has no direct mode"),
+        (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
+            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
+            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
+            _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
+        },
         (_, 6, 2) => tiled::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
         (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, output),
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
