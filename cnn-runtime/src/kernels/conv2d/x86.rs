@@ -170,6 +170,8 @@ pub(super) unsafe fn conv2d_avx512(
             (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, output),
             (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
             (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
+            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, output),
+            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, output),
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
         (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, output),
