@@ -6,6 +6,7 @@
 
 mod embedded;
 mod forward;
+mod fusion;
 mod tables;
 
 use crate::embed::Embedded;

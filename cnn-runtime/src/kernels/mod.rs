@@ -41,6 +41,7 @@ mod adaptive_pool;
 mod avg_pool;
 mod batch_norm;
 mod conv2d;
+mod epilogue;
 mod isa;
 mod linear;
 mod max_pool;
@@ -56,8 +57,9 @@ pub use activation::{leaky_relu, relu, relu6, sigmoid, tanh};
 pub use adaptive_pool::{adaptive_avg_pool2d, AdaptivePool2dGeometry};
 pub use avg_pool::{avg_pool2d, AvgPool2dGeometry};
 pub use batch_norm::batch_norm2d;
-pub use conv2d::{conv2d, Conv2dGeometry};
-pub use linear::{linear, LinearGeometry};
+pub use conv2d::{conv2d, conv2d_fused, Conv2dGeometry};
+pub use epilogue::Activation;
+pub use linear::{linear, linear_fused, LinearGeometry};
 pub use max_pool::{max_pool2d, min_pool2d, Pool2dGeometry};
 pub use shape::ChwShape;
 pub use softmax::{softmax, softmax_channels};
@@ -72,9 +74,9 @@ pub use avg_pool::avg_pool2d_core;
 #[doc(hidden)]
 pub use batch_norm::batch_norm2d_core;
 #[doc(hidden)]
-pub use conv2d::conv2d_core;
+pub use conv2d::{conv2d_core, conv2d_core_fused};
 #[doc(hidden)]
-pub use linear::linear_core;
+pub use linear::{linear_core, linear_core_fused};
 #[doc(hidden)]
 pub use max_pool::{max_pool2d_core, min_pool2d_core};
 #[doc(hidden)]

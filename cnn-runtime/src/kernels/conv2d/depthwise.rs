@@ -6,6 +6,7 @@
 use super::pack::{ColumnTable, MAX_KW, MAX_ROW_VECS};
 use super::plan::MAX_TILE;
 use super::Conv2dGeometry;
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
 
 /// Output rows computed together.
@@ -20,7 +21,7 @@ pub(crate) const fn fits(g: &Conv2dGeometry) -> bool {
 }
 
 /// Depthwise convolution, any channel multiplier, for geometries that
-/// [`fits`].
+/// [`fits`], applying `act` as the outputs are stored.
 ///
 /// # Panics
 /// If `g` does not fit or a slice length does not match it.
@@ -31,12 +32,13 @@ pub(crate) fn run<S: Simd>(
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     assert!(fits(g) && VECS <= MAX_ROW_VECS - MAX_TILE / 8);
     match g.sw {
-        1 => run_stride::<S, 1>(s, g, input, weight, bias, output),
-        _ => run_stride::<S, 2>(s, g, input, weight, bias, output),
+        1 => run_stride::<S, 1>(s, g, input, weight, bias, act, output),
+        _ => run_stride::<S, 2>(s, g, input, weight, bias, act, output),
     }
 }
 
@@ -47,6 +49,7 @@ fn run_stride<S: Simd, const STRIDE: usize>(
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     let lanes = S::LANES;
@@ -117,6 +120,7 @@ fn run_stride<S: Simd, const STRIDE: usize>(
                         }
                     }
                 }
+                act.apply_tile(s, &mut acc);
                 for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
                     let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
                     for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {

@@ -73,6 +73,30 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
+    fn floor_at(self, v: __m512, lo: __m512) -> __m512 {
+        // `vmaxps(a, b)` is `a > b ? a : b`: the second operand whenever the
+        // comparison is false, which keeps NaN and equal zeros.
+        // SAFETY: AVX-512F is available (token).
+        unsafe { _mm512_max_ps(lo, v) }
+    }
+
+    #[inline(always)]
+    fn ceil_at(self, v: __m512, hi: __m512) -> __m512 {
+        // `vminps(a, b)` is `a < b ? a : b` (see `floor_at`).
+        // SAFETY: AVX-512F is available (token).
+        unsafe { _mm512_min_ps(hi, v) }
+    }
+
+    #[inline(always)]
+    fn leaky(self, v: __m512, slope: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (token).
+        unsafe {
+            let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps());
+            _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, slope), v)
+        }
+    }
+
+    #[inline(always)]
     fn reduce_add(self, v: __m512) -> f32 {
         // SAFETY: AVX-512F is available (token).
         unsafe { _mm512_reduce_add_ps(v) }

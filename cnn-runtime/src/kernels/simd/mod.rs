@@ -61,6 +61,13 @@ pub(crate) trait Simd: Copy {
     fn min_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// The sum of the lanes.
     fn reduce_add(self, v: Self::V) -> f32;
+    /// `if v < lo { lo } else { v }` per lane: NaN and `-0.0` (for `lo =
+    /// 0`) pass through, as in the scalar ReLU.
+    fn floor_at(self, v: Self::V, lo: Self::V) -> Self::V;
+    /// `if v > hi { hi } else { v }` per lane: NaN passes through.
+    fn ceil_at(self, v: Self::V, hi: Self::V) -> Self::V;
+    /// `if v > 0 { v } else { v * slope }` per lane (leaky ReLU).
+    fn leaky(self, v: Self::V, slope: Self::V) -> Self::V;
 
     /// Loads `LANES` floats from `p` (any alignment).
     ///
