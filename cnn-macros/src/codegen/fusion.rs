@@ -46,3 +46,55 @@ pub fn epilogue(model: &Model, index: usize) -> Option<TokenStream> {
         None
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::front::{inline, Invocation, Origins, Source};
+    use crate::model::validate;
+    use quote::quote;
+
+    fn model(tokens: TokenStream) -> Model {
+        let invocation: Invocation = syn::parse2(tokens).unwrap_or_else(|e| panic!("{e}"));
+        let Source::Inline(body) = invocation.source else {
+            panic!("not an inline description")
+        };
+        let (spec, errors) = inline::to_spec(body, invocation.header.ident.span(), &mut Origins::default());
+        assert!(errors.is_empty(), "{errors:?}");
+        validate(&spec).unwrap_or_else(|e| panic!("{e:?}"))
+    }
+
+    /// Only the ReLU family, and only right after a conv or linear layer.
+    #[test]
+    fn which_activations_fuse() {
+        let m = model(quote! {
+            struct Net {
+                input: [1, 8, 8],
+                relu0: ReLU,
+                conv: Conv2d(1, 4, 3, padding = 1),
+                relu: ReLU,
+                relu_again: ReLU,
+                conv6: Conv2d(4, 4, 3, padding = 1),
+                six: ReLU6,
+                bn: BatchNorm2d(4),
+                after_bn: ReLU,
+                conv_tanh: Conv2d(4, 4, 1),
+                tanh: Tanh,
+                flatten: Flatten,
+                fc: Linear(256, 8),
+                leaky: LeakyReLU(0.5),
+                fc2: Linear(8, 2),
+            }
+        });
+        let fused: Vec<&str> = (0..m.layers.len())
+            .filter(|&i| fused_into_previous(&m, i))
+            .map(|i| m.layers[i].name.as_str())
+            .collect();
+        assert_eq!(fused, ["relu", "six", "leaky"]);
+        let with_epilogue: Vec<&str> = (0..m.layers.len())
+            .filter(|&i| epilogue(&m, i).is_some())
+            .map(|i| m.layers[i].name.as_str())
+            .collect();
+        assert_eq!(with_epilogue, ["conv", "conv6", "fc"]);
+    }
+}
