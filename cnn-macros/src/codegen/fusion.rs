@@ -9,8 +9,8 @@ use crate::model::{Model, Op};
 use proc_macro2::TokenStream;
 use quote::quote;
 
-/// The `::cnn_runtime::kernels::Activation` that layer `index` (an
-/// activation) becomes when fused, if it can be.
+/// The `::cnn_runtime::kernels::Activation` an activation layer's op
+/// becomes when fused, if it can be.
 fn activation(op: &Op) -> Option<TokenStream> {
     match op {
         Op::ReLU => Some(quote!(::cnn_runtime::kernels::Activation::Relu)),
@@ -27,10 +27,12 @@ fn activation(op: &Op) -> Option<TokenStream> {
 
 /// Whether layer `index` is an activation fused into the layer before it.
 pub fn fused_into_previous(model: &Model, index: usize) -> bool {
-    let Some(previous) = index.checked_sub(1).and_then(|i| model.layers.get(i)) else {
+    let (Some(previous), Some(layer)) = (
+        index.checked_sub(1).and_then(|i| model.layers.get(i)),
+        model.layers.get(index),
+    ) else {
         return false;
     };
-    let layer = &model.layers[index];
     matches!(previous.op, Op::Conv2d(_) | Op::Linear { .. })
         && layer.input == previous.output
         && activation(&layer.op).is_some()
@@ -40,8 +42,8 @@ pub fn fused_into_previous(model: &Model, index: usize) -> bool {
 /// its outputs: the next layer's, when that one is fused into it.
 pub fn epilogue(model: &Model, index: usize) -> Option<TokenStream> {
     let next = index.checked_add(1)?;
-    if next < model.layers.len() && fused_into_previous(model, next) {
-        activation(&model.layers[next].op)
+    if fused_into_previous(model, next) {
+        activation(&model.layers.get(next)?.op)
     } else {
         None
     }

@@ -135,7 +135,8 @@ mod tests {
     /// The scalar form agrees bit for bit with the standalone kernels.
     #[test]
     fn scalar_matches_the_standalone_kernels() {
-        let cases: [(Activation, fn(&mut [f32])); 4] = [
+        type Kernel = fn(&mut [f32]);
+        let cases: [(Activation, Kernel); 4] = [
             (Activation::Identity, |_| {}),
             (Activation::Relu, relu),
             (Activation::Relu6, relu6),

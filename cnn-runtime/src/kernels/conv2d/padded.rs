@@ -216,12 +216,12 @@ pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
             // vector's, so the read ends inside `xp` (the input assert).
             *x = unsafe { s.load(xv[v].add(base)) };
         }
-        for m in 0..MR {
+        for (m, row) in acc.iter_mut().enumerate() {
             // SAFETY: tap `t < k` reads `wt[t * MR + m]`, inside `wt`
             // (`k * MR` floats, the weights assert).
             let w = s.splat(unsafe { *w_ptr.add(m) });
-            for v in 0..NV {
-                acc[m][v] = s.fma(w, x[v], acc[m][v]);
+            for (a, &x) in row.iter_mut().zip(&x) {
+                *a = s.fma(w, x, *a);
             }
         }
         w_ptr = w_ptr.wrapping_add(MR);
