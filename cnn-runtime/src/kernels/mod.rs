@@ -34,7 +34,16 @@
 //! time for the shaped wrapper) by a cost model fitted to measurements: a
 //! register-blocked matrix product over packed im2col panels, a direct
 //! kernel with output channels in the vector lanes (no packing, any stride,
-//! padding rows skipped), or a depthwise kernel.
+//! padding rows skipped), a padded kernel for few channels (output pixels in
+//! the lanes, every tap read at a shifted offset from a zero-padded copy of
+//! the input: no packing at all), or a depthwise kernel.
+//!
+//! # Fused activations
+//!
+//! [`conv2d_fused`] and [`linear_fused`] apply an [`Activation`] (ReLU,
+//! ReLU6, LeakyReLU) to each output as it is stored, while it is still in a
+//! register; generated code uses them when such an activation directly
+//! follows a convolution or linear layer, and emits no pass for it.
 
 mod activation;
 mod adaptive_pool;

@@ -206,6 +206,21 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
+    fn deinterleave(self, a: __m256, b: __m256) -> (__m256, __m256) {
+        // SAFETY: AVX2 is available (token).
+        unsafe {
+            // [a0 a2 b0 b2 | a4 a6 b4 b6], then the middle 64-bit pairs
+            // swapped; the same for the odd elements.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            (
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(even))),
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(odd))),
+            )
+        }
+    }
+
+    #[inline(always)]
     fn mask_and(self, a: __m256i, b: __m256i) -> __m256i {
         // SAFETY: AVX2 is available (token).
         unsafe { _mm256_and_si256(a, b) }
