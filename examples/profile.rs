@@ -133,8 +133,15 @@ fn profile<M: Model>(runs: usize, peak: f64) {
         "{:<10} {:<52} {:>10} {:>9} {:>8} {:>7}",
         "layer", "kind", "MACs", "µs", "GFLOP/s", "% peak"
     );
-    for (info, sample) in M::LAYERS.iter().zip(samples.iter_mut()) {
+    for (i, (info, sample)) in M::LAYERS.iter().zip(samples.iter_mut()).enumerate() {
         let time = median(sample).as_secs_f64();
+        // A fused activation runs in the previous layer's kernel: its time
+        // is counted there.
+        let kind = if info.fused && i > 0 {
+            format!("{} (fused into {})", info.kind, M::LAYERS[i - 1].name)
+        } else {
+            info.kind.to_owned()
+        };
         let gflops = 2.0 * info.macs as f64 / time / 1e9;
         let (gflops, share) = if info.macs == 0 {
             ("-".to_owned(), "-".to_owned())
@@ -144,7 +151,7 @@ fn profile<M: Model>(runs: usize, peak: f64) {
         println!(
             "{:<10} {:<52} {:>10} {:>9.2} {:>8} {:>7}",
             info.name,
-            info.kind,
+            kind,
             info.macs,
             time * 1e6,
             gflops,

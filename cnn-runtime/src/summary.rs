@@ -20,6 +20,10 @@ pub struct LayerInfo {
     /// input, or `None` once the tensor is flat (every feature may then see the
     /// whole input).
     pub receptive_field: Option<(usize, usize)>,
+    /// Whether this layer runs inside the previous one's kernel: an
+    /// activation applied by a convolution or linear layer as it stores its
+    /// outputs. It then has no pass (and takes no time) of its own.
+    pub fused: bool,
 }
 
 /// The summary table of a model, from [`Model::summary`]. Print it with `{}`.

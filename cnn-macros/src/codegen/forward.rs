@@ -5,6 +5,7 @@
 //! const parameters are checked against them by rustc: if the macro ever got a
 //! shape wrong, the generated code would not type-check.
 
+use super::fusion::{epilogue, fused_into_previous};
 use super::{field, lit, shape_type};
 use crate::model::{Layer, Model, Op, Place, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -37,7 +38,7 @@ pub fn forward_body(model: &Model) -> TokenStream {
         let #input_var: &Self::Input = input;
     }];
     for (index, layer) in model.layers.iter().enumerate() {
-        steps.push(layer_step(model, layer));
+        steps.push(layer_step(model, index, layer));
         steps.push(quote!(observe(#index);));
     }
     let last = var(model.tensors.len() - 1);
@@ -45,7 +46,7 @@ pub fn forward_body(model: &Model) -> TokenStream {
     quote!(#(#steps)*)
 }
 
-fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
+fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
     let input = var(layer.input);
     let output = var(layer.output);
     let in_shape = model.tensor(layer.input);
@@ -99,6 +100,11 @@ fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
         }
     };
     let flat = quote!(::cnn_runtime::__private::flat_mut(&mut *#output));
+    if fused_into_previous(model, index) {
+        // Applied by the previous layer's kernel; the tensor is its output.
+        return quote!(let #output = #input;);
+    }
+    let act = epilogue(model, index);
     match &layer.op {
         Op::Conv2d(conv) => {
             let cout = lit(conv.out_channels);
@@ -109,11 +115,19 @@ fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
             let (dh, dw) = (lit(conv.dilation.h), lit(conv.dilation.w));
             let g = lit(conv.groups);
             let (wt, bias) = (required("weight"), optional("bias"));
-            quote! {
-                #fresh
-                ::cnn_runtime::kernels::conv2d::<#c, #h, #w, #cout, #oh, #ow, #cing, #kh, #kw, #sh, #sw, #pt, #pl, #dh, #dw, #g>(
-                    &*#input, #wt, #bias, #output,
-                );
+            match act {
+                Some(act) => quote! {
+                    #fresh
+                    ::cnn_runtime::kernels::conv2d_fused::<#c, #h, #w, #cout, #oh, #ow, #cing, #kh, #kw, #sh, #sw, #pt, #pl, #dh, #dw, #g>(
+                        &*#input, #wt, #bias, #act, #output,
+                    );
+                },
+                None => quote! {
+                    #fresh
+                    ::cnn_runtime::kernels::conv2d::<#c, #h, #w, #cout, #oh, #ow, #cing, #kh, #kw, #sh, #sw, #pt, #pl, #dh, #dw, #g>(
+                        &*#input, #wt, #bias, #output,
+                    );
+                },
             }
         }
         Op::MaxPool2d(window) | Op::MinPool2d(window) => {
@@ -156,9 +170,15 @@ fn layer_step(model: &Model, layer: &Layer) -> TokenStream {
         } => {
             let (n_in, n_out) = (lit(*in_features), lit(*out_features));
             let (wt, bias) = (required("weight"), optional("bias"));
-            quote! {
-                #fresh
-                ::cnn_runtime::kernels::linear::<#n_in, #n_out>(&*#input, #wt, #bias, #output);
+            match act {
+                Some(act) => quote! {
+                    #fresh
+                    ::cnn_runtime::kernels::linear_fused::<#n_in, #n_out>(&*#input, #wt, #bias, #act, #output);
+                },
+                None => quote! {
+                    #fresh
+                    ::cnn_runtime::kernels::linear::<#n_in, #n_out>(&*#input, #wt, #bias, #output);
+                },
             }
         }
         Op::Flatten => {

@@ -6,6 +6,7 @@
 
 mod embedded;
 mod forward;
+mod fusion;
 mod tables;
 
 use crate::embed::Embedded;
@@ -194,8 +195,11 @@ mod tests {
                 bn: BatchNorm2d(4),
                 relu: ReLU,
                 pool: MaxPool2d(2),
+                conv2: Conv2d(4, 4, 3, padding = 1),
+                relu2: ReLU,
                 flatten: Flatten,
                 fc: Linear(64, 3),
+                leaky: LeakyReLU(0.25),
                 soft: Softmax,
             }
         });

@@ -1,5 +1,6 @@
 //! The constant tables of a generated model: layer infos, `state_dict` specs.
 
+use super::fusion::fused_into_previous;
 use super::lit;
 use crate::model::{Model, Op};
 use proc_macro2::TokenStream;
@@ -9,7 +10,9 @@ pub fn layer_infos(model: &Model) -> Vec<TokenStream> {
     model
         .layers
         .iter()
-        .map(|layer| {
+        .enumerate()
+        .map(|(index, layer)| {
+            let fused = fused_into_previous(model, index);
             let name = &layer.name;
             let kind = &layer.description;
             let shape = model.tensor(layer.output).dims().into_iter().map(lit);
@@ -30,6 +33,7 @@ pub fn layer_infos(model: &Model) -> Vec<TokenStream> {
                     params: #params,
                     macs: #macs,
                     receptive_field: #field,
+                    fused: #fused,
                 }
             }
         })

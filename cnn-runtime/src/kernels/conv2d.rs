@@ -5,6 +5,7 @@ mod direct;
 mod kernels;
 mod micro;
 mod pack;
+mod padded;
 mod plan;
 mod portable;
 mod stack;
@@ -12,6 +13,7 @@ mod tiled;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::{conv_axis_ok, mul_add, product};
 use plan::{Mode, Plan};
@@ -137,6 +139,7 @@ impl Conv2dGeometry {
 /// are the strides, `DH`/`DW` the dilations and `G` the groups.
 ///
 /// The geometry is checked at compile time (see [`Conv2dGeometry::check`]).
+#[inline(always)]
 pub fn conv2d<
     const CIN: usize,
     const H: usize,
@@ -158,6 +161,42 @@ pub fn conv2d<
     input: &[[[f32; W]; H]; CIN],
     weight: &[[[[f32; KW]; KH]; CING]; COUT],
     bias: Option<&[f32; COUT]>,
+    output: &mut [[[f32; OW]; OH]; COUT],
+) {
+    conv2d_fused::<CIN, H, W, COUT, OH, OW, CING, KH, KW, SH, SW, PT, PL, DH, DW, G>(
+        input,
+        weight,
+        bias,
+        Activation::Identity,
+        output,
+    );
+}
+
+/// [`conv2d`] followed by the activation `act`, applied as each output is
+/// stored rather than in a second pass over the tensor: the same results as
+/// the convolution and then the standalone activation kernel.
+pub fn conv2d_fused<
+    const CIN: usize,
+    const H: usize,
+    const W: usize,
+    const COUT: usize,
+    const OH: usize,
+    const OW: usize,
+    const CING: usize,
+    const KH: usize,
+    const KW: usize,
+    const SH: usize,
+    const SW: usize,
+    const PT: usize,
+    const PL: usize,
+    const DH: usize,
+    const DW: usize,
+    const G: usize,
+>(
+    input: &[[[f32; W]; H]; CIN],
+    weight: &[[[[f32; KW]; KH]; CING]; COUT],
+    bias: Option<&[f32; COUT]>,
+    act: Activation,
     output: &mut [[[f32; OW]; OH]; COUT],
 ) {
     let (geometry, plans) = const {
@@ -188,6 +227,7 @@ pub fn conv2d<
         input.as_flattened().as_flattened(),
         weight.as_flattened().as_flattened().as_flattened(),
         bias.map(|b| b.as_slice()),
+        act,
         output.as_flattened_mut().as_flattened_mut(),
     );
 }
@@ -208,10 +248,28 @@ pub fn conv2d<
 /// compile-time facts.
 #[inline(always)]
 pub fn conv2d_core(g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+    conv2d_core_fused(g, input, weight, bias, Activation::Identity, output);
+}
+
+/// [`conv2d_core`] with the activation `act` fused into the stores (see
+/// [`conv2d_fused`]).
+///
+/// # Panics
+///
+/// As [`conv2d_core`].
+#[inline(always)]
+pub fn conv2d_core_fused(
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
     if let Err(message) = g.check() {
         panic!("{}", message);
     }
-    conv2d_kernel(g, &Plans::new(g), input, weight, bias, output);
+    conv2d_kernel(g, &Plans::new(g), input, weight, bias, act, output);
 }
 
 /// [`conv2d_core`] minus the geometry check: what the shaped wrapper calls,
@@ -229,6 +287,7 @@ fn conv2d_kernel(
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     assert_eq!(input.len(), g.input_len(), "conv2d: input length");
@@ -241,15 +300,15 @@ fn conv2d_kernel(
         #[cfg(target_arch = "x86_64")]
         Isa::Avx512 if plans.avx512.mode != Mode::Portable => {
             // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, &plans.avx512, input, weight, bias, output) }
+            unsafe { x86::conv2d_avx512(g, &plans.avx512, input, weight, bias, act, output) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 if plans.avx2.mode != Mode::Portable => {
             // SAFETY: `isa::active` returns Avx2 or Avx512 only if the CPU has
             // AVX2 and FMA (AVX-512F CPUs have both; `probe` checks them).
-            unsafe { x86::conv2d_avx2(g, &plans.avx2, input, weight, bias, output) }
+            unsafe { x86::conv2d_avx2(g, &plans.avx2, input, weight, bias, act, output) }
         }
-        _ => portable::conv2d(g, input, weight, bias, output),
+        _ => portable::conv2d(g, input, weight, bias, act, output),
     }
 }
 
@@ -271,3 +330,5 @@ impl Plans {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_fused;

@@ -4,6 +4,7 @@ mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::dot;
 
@@ -17,21 +18,35 @@ pub struct LinearGeometry {
 }
 
 /// `y = W x + b`, with the weight in PyTorch's `[OUT][IN]` layout.
+#[inline(always)]
 pub fn linear<const IN: usize, const OUT: usize>(
     input: &[f32; IN],
     weight: &[[f32; IN]; OUT],
     bias: Option<&[f32; OUT]>,
     output: &mut [f32; OUT],
 ) {
+    linear_fused(input, weight, bias, Activation::Identity, output);
+}
+
+/// [`linear`] followed by the activation `act`, applied as each output is
+/// stored: the same results as [`linear`] and then the standalone kernel.
+pub fn linear_fused<const IN: usize, const OUT: usize>(
+    input: &[f32; IN],
+    weight: &[[f32; IN]; OUT],
+    bias: Option<&[f32; OUT]>,
+    act: Activation,
+    output: &mut [f32; OUT],
+) {
     let geometry = LinearGeometry {
         in_features: IN,
         out_features: OUT,
     };
-    linear_core(
+    linear_core_fused(
         &geometry,
         input,
         weight.as_flattened(),
         bias.map(|b| b.as_slice()),
+        act,
         output,
     );
 }
@@ -49,6 +64,24 @@ pub fn linear<const IN: usize, const OUT: usize>(
 /// through [`linear`].
 #[inline(always)]
 pub fn linear_core(g: &LinearGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+    linear_core_fused(g, input, weight, bias, Activation::Identity, output);
+}
+
+/// [`linear_core`] with the activation `act` fused into the stores (see
+/// [`linear_fused`]).
+///
+/// # Panics
+///
+/// As [`linear_core`].
+#[inline(always)]
+pub fn linear_core_fused(
+    g: &LinearGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
     assert_eq!(input.len(), g.in_features, "linear: input length");
     assert_eq!(output.len(), g.out_features, "linear: output length");
     assert_eq!(
@@ -65,26 +98,34 @@ pub fn linear_core(g: &LinearGeometry, input: &[f32], weight: &[f32], bias: Opti
             Some(b) => output.copy_from_slice(b),
             None => output.fill(0.0),
         }
+        act.apply_slice(output);
         return;
     }
     match isa::active() {
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
-        Isa::Avx512 => unsafe { x86::gemv_avx512(input, weight, bias, output) },
+        Isa::Avx512 => unsafe { x86::gemv_avx512(input, weight, bias, act, output) },
         #[cfg(target_arch = "x86_64")]
         // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2 and FMA.
-        Isa::Avx2 => unsafe { x86::gemv_avx2(input, weight, bias, output) },
-        _ => portable(g, input, weight, bias, output),
+        Isa::Avx2 => unsafe { x86::gemv_avx2(input, weight, bias, act, output) },
+        _ => portable(g, input, weight, bias, act, output),
     }
 }
 
 /// The portable path of [`linear_core`]: slice lengths already checked,
 /// `in_features > 0`.
 #[inline(always)]
-fn portable(g: &LinearGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+fn portable(
+    g: &LinearGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
     let rows = weight.chunks_exact(g.in_features);
     for (o, (y, row)) in output.iter_mut().zip(rows).enumerate() {
-        *y = bias.map_or(0.0, |b| b[o]) + dot(row, input);
+        *y = act.apply(bias.map_or(0.0, |b| b[o]) + dot(row, input));
     }
 }
 

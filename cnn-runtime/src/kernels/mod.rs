@@ -46,13 +46,23 @@
 //! time for the shaped wrapper) by a cost model fitted to measurements: a
 //! register-blocked matrix product over packed im2col panels, a direct
 //! kernel with output channels in the vector lanes (no packing, any stride,
-//! padding rows skipped), or a depthwise kernel.
+//! padding rows skipped), a padded kernel for few channels (output pixels in
+//! the lanes, every tap read at a shifted offset from a zero-padded copy of
+//! the input: no packing at all), or a depthwise kernel.
+//!
+//! # Fused activations
+//!
+//! [`conv2d_fused`] and [`linear_fused`] apply an [`Activation`] (ReLU,
+//! ReLU6, LeakyReLU) to each output as it is stored, while it is still in a
+//! register; generated code uses them when such an activation directly
+//! follows a convolution or linear layer, and emits no pass for it.
 
 mod activation;
 mod adaptive_pool;
 mod avg_pool;
 mod batch_norm;
 mod conv2d;
+mod epilogue;
 mod isa;
 pub use isa::{instruction_set, MAX_ISA_VAR};
 mod linear;
@@ -69,8 +79,9 @@ pub use activation::{leaky_relu, relu, relu6, sigmoid, tanh};
 pub use adaptive_pool::{adaptive_avg_pool2d, AdaptivePool2dGeometry};
 pub use avg_pool::{avg_pool2d, AvgPool2dGeometry};
 pub use batch_norm::batch_norm2d;
-pub use conv2d::{conv2d, Conv2dGeometry};
-pub use linear::{linear, LinearGeometry};
+pub use conv2d::{conv2d, conv2d_fused, Conv2dGeometry};
+pub use epilogue::Activation;
+pub use linear::{linear, linear_fused, LinearGeometry};
 pub use max_pool::{max_pool2d, min_pool2d, Pool2dGeometry};
 pub use shape::ChwShape;
 pub use softmax::{softmax, softmax_channels};
@@ -85,9 +96,9 @@ pub use avg_pool::avg_pool2d_core;
 #[doc(hidden)]
 pub use batch_norm::batch_norm2d_core;
 #[doc(hidden)]
-pub use conv2d::conv2d_core;
+pub use conv2d::{conv2d_core, conv2d_core_fused};
 #[doc(hidden)]
-pub use linear::linear_core;
+pub use linear::{linear_core, linear_core_fused};
 #[doc(hidden)]
 pub use max_pool::{max_pool2d_core, min_pool2d_core};
 #[doc(hidden)]

@@ -16,16 +16,18 @@ use super::kernels::Kernels;
 use super::plan::{direct_interior, DirectPlan, Plan, DIRECT_ACC_FLOATS, DIRECT_WT_FLOATS, DIRECT_XP_FLOATS};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
 use micro::{Block, Start};
 
 /// Runs a direct plan with `P` pixels per register tile and horizontal
-/// stride `STRIDE`.
+/// stride `STRIDE`, applying `act` as the outputs are stored.
 ///
 /// # Panics
 /// If the plan does not fit the geometry or a slice length does not match
 /// it.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     s: S,
     g: &Conv2dGeometry,
@@ -33,6 +35,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     let d = plan.direct;
@@ -130,7 +133,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                     }
                 }
             }
-            store_outputs(s, g, &d, acc, (oy0, rows), coutg, gout);
+            store_outputs(s, g, &d, acc, (oy0, rows), coutg, act, gout);
         }
     }
 }
@@ -367,8 +370,10 @@ fn pad_rows<S: Simd>(
 const MAX_ROW_VECTORS: usize = DIRECT_XP_FLOATS / 8;
 
 /// Transposes the tile's partial sums `acc[(r * owp + ox) * coutp + co]`
-/// into `out[co][oy0 + r][ox]`, a `LANES × LANES` block at a time.
+/// into `out[co][oy0 + r][ox]`, a `LANES × LANES` block at a time, through
+/// `act`.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn store_outputs<S: Simd>(
     s: S,
     g: &Conv2dGeometry,
@@ -376,6 +381,7 @@ fn store_outputs<S: Simd>(
     acc: &[f32],
     (oy0, rows): (usize, usize),
     coutg: usize,
+    act: Activation,
     out: &mut [f32],
 ) {
     let lanes = S::LANES;
@@ -400,7 +406,7 @@ fn store_outputs<S: Simd>(
                 for (j, &v) in block.iter().enumerate().take(coutg - co0) {
                     let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + px0..][..np];
                     // SAFETY: the first `np` lanes are `dst`.
-                    unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(np), v) };
+                    unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(np), act.apply_vec(s, v)) };
                 }
             }
         }

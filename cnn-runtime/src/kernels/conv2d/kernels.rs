@@ -2,7 +2,8 @@
 //! call (see each method's kernel for what it does).
 
 use super::direct::micro as direct;
-use super::{micro, Conv2dGeometry};
+use super::{micro, padded, Conv2dGeometry};
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
 
 /// The building blocks of one instruction set, each compiled for it as a
@@ -11,7 +12,15 @@ use crate::kernels::simd::Simd;
 /// tile costs nothing by comparison. Implemented in `super::x86`.
 pub(crate) trait Kernels: Simd {
     /// `super::depthwise::run` for this instruction set.
-    fn depthwise(self, g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]);
+    fn depthwise(
+        self,
+        g: &Conv2dGeometry,
+        input: &[f32],
+        weight: &[f32],
+        bias: Option<&[f32]>,
+        act: Activation,
+        output: &mut [f32],
+    );
     /// `pack::flat` for this instruction set.
     fn pack_flat(
         self,
@@ -35,7 +44,21 @@ pub(crate) trait Kernels: Simd {
         ldb: usize,
     );
     /// `micro::run` for this instruction set.
-    fn micro<const MR: usize, const NV: usize>(self, blk: &micro::Block<'_>, c: &mut [f32], start: micro::Start<'_>);
+    fn micro<const MR: usize, const NV: usize>(
+        self,
+        blk: &micro::Block<'_>,
+        c: &mut [f32],
+        start: micro::Start<'_>,
+        act: Activation,
+    );
+    /// `padded::tile` for this instruction set.
+    fn padded_tile<const MR: usize, const NV: usize>(
+        self,
+        blk: &padded::Block<'_>,
+        c: &mut [f32],
+        bias: Option<&[f32]>,
+        act: Activation,
+    );
     /// `direct::micro::run` for this instruction set with `cb` (1 to
     /// `DIRECT_MAX_CB`) channel vectors.
     fn direct_tile<const P: usize, const STRIDE: usize>(

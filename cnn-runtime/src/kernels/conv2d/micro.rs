@@ -2,6 +2,7 @@
 //! of pixels, accumulated over `kc` patch rows in `MR * NV` vector
 //! registers.
 
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
 
 /// How the accumulators start.
@@ -44,13 +45,19 @@ pub(crate) struct Block<'a> {
     pub c_off: usize,
 }
 
-/// `c[m][p] = start + sum_k a[m][k] * b[k][p]` for the block's rows and
-/// pixels.
+/// `c[m][p] = act(start + sum_k a[m][k] * b[k][p])` for the block's rows
+/// and pixels (`act` is the identity but on the last panel).
 ///
 /// # Panics
 /// If the block reaches outside its slices (checked once, up front).
 #[inline(always)]
-pub(crate) fn run<S: Simd, const MR: usize, const NV: usize>(s: S, blk: &Block<'_>, c: &mut [f32], start: Start<'_>) {
+pub(crate) fn run<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    blk: &Block<'_>,
+    c: &mut [f32],
+    start: Start<'_>,
+    act: Activation,
+) {
     let lanes = S::LANES;
     assert!(blk.kc >= 1 && (1..=MR).contains(&blk.rows) && (1..=NV * lanes).contains(&blk.pixels));
     assert!(
@@ -123,6 +130,7 @@ pub(crate) fn run<S: Simd, const MR: usize, const NV: usize>(s: S, blk: &Block<'
         b_ptr = b_ptr.wrapping_add(blk.ldb);
     }
 
+    act.apply_tile(s, &mut acc);
     for (m, row) in acc.iter().enumerate().take(blk.rows) {
         for (v, &a) in row.iter().enumerate() {
             let valid = blk.pixels.saturating_sub(v * lanes);

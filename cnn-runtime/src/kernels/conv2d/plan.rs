@@ -36,6 +36,13 @@ pub(crate) enum Mode {
     /// a vector of weights (transposed per call into a stack tile). No patch
     /// packing, and kernel rows that only see padding are skipped.
     Direct,
+    /// Stride 1, the whole (group's) input fits a zero-padded copy on the
+    /// stack: output pixels in the lanes, each register tile (`mr` output
+    /// channels × `nv` vectors of output rows) reads every tap's input
+    /// straight from the copy at a shifted offset. No packing at all: the
+    /// mode for few channels (LeNet's first layers), where packing a patch
+    /// matrix costs as much as the multiply-adds.
+    Padded,
 }
 
 /// One instruction set's vector width and register-tile shapes.
@@ -46,7 +53,8 @@ pub(crate) struct Target {
     /// Candidate `(mr, nv)` register tiles: weight rows × pixel vectors.
     pub shapes: &'static [(usize, usize)],
     /// Pixels per register tile of the direct mode (empty: no direct mode);
-    /// each comes with up to [`DIRECT_MAX_CB`] channel vectors.
+    /// each comes with up to [`DIRECT_MAX_CB`] channel vectors, except that
+    /// widths past [`DIRECT_WIDE_PIXELS`] take one vector only.
     pub direct_pixels: &'static [usize],
     /// Accumulator registers a direct register tile may use (the rest hold
     /// its weight vectors and a broadcast input): bounds pixels × vectors.
@@ -57,7 +65,7 @@ pub(crate) struct Target {
 pub(crate) const AVX512: Target = Target {
     lanes: 16,
     shapes: &[(8, 3), (6, 4), (12, 2)],
-    direct_pixels: &[8, 7, 6, 5],
+    direct_pixels: &[8, 7, 6, 5, 10],
     direct_accumulators: 24,
 };
 
@@ -75,6 +83,12 @@ pub(crate) const AVX2: Target = Target {
 
 /// Most channel vectors per direct register tile.
 pub(crate) const DIRECT_MAX_CB: usize = 3;
+
+/// Direct register tiles wider than this many pixels are planned only for
+/// one vector of output channels (LeNet's second conv: 10 pixels × 16
+/// channels), where the narrow tiles leave too few accumulators to hide the
+/// FMA latency; with more channel vectors they would run out of registers.
+pub(crate) const DIRECT_WIDE_PIXELS: usize = 8;
 
 /// Floats in the direct mode's stack buffers: partial sums (`[pixel]
 /// [channel]` for a tile of rows), transposed weights (`[k][channel]` for a
@@ -107,6 +121,47 @@ pub(crate) struct DirectPlan {
     /// Most channel vectors per register tile: `pixels` times this many
     /// accumulators fit the target's registers.
     pub max_cb: usize,
+}
+
+/// Floats in the padded mode's copy of a group's input (24 KiB).
+pub(crate) const PADDED_FLOATS: usize = 6144;
+/// Most taps (`cin / groups * kh * kw`) of a padded-mode convolution: the
+/// size of its table of tap offsets.
+pub(crate) const PADDED_MAX_TAPS: usize = 512;
+
+/// The padded mode's copy of one group's input: `hp × wp` planes, of which
+/// output pixel `(oy, ox)` with tap `(ky, kx)` reads row `oy + ky * dh`,
+/// column `ox + kx * dw` (input row `iy` is padded row `iy + pt`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct PaddedDims {
+    /// Rows per padded plane: those the outputs read.
+    pub hp: usize,
+    /// Floats per padded row.
+    pub wp: usize,
+    /// Vectors per output row.
+    pub vpr: usize,
+    /// Floats per padded plane.
+    pub plane: usize,
+    /// Floats in the copy: the planes, and the slack the last vector's
+    /// lanes past the row end read (computed, never stored).
+    pub len: usize,
+}
+
+impl PaddedDims {
+    /// The copy for `g` (stride 1) with `lanes` floats per vector.
+    pub(crate) const fn new(g: &Conv2dGeometry, lanes: usize) -> PaddedDims {
+        let hp = g.oh + (g.kh - 1) * g.dh;
+        let wp = g.ow + (g.kw - 1) * g.dw;
+        let vpr = g.ow.div_ceil(lanes);
+        let plane = hp * wp;
+        PaddedDims {
+            hp,
+            wp,
+            vpr,
+            plane,
+            len: g.cin / g.groups * plane + vpr * lanes - g.ow,
+        }
+    }
 }
 
 /// Floats in the packed panel on the stack (24 KiB: leaves room in a 32 KiB
@@ -197,7 +252,34 @@ impl Plan {
             }
             j += 1;
         }
+        let mut j = 0;
+        while j < t.shapes.len() {
+            let (mr, nv) = t.shapes[j];
+            if let Some(plan) = Plan::padded(g, t, mr, nv) {
+                let cost = padded_cost(g, &plan, t.lanes);
+                if cost < best_cost {
+                    best = plan;
+                    best_cost = cost;
+                }
+            }
+            j += 1;
+        }
         best
+    }
+
+    /// The padded plan for `g` with the `mr × nv` register tile, if the
+    /// geometry fits it: stride 1, the group's padded input within
+    /// [`PADDED_FLOATS`] and its taps within [`PADDED_MAX_TAPS`].
+    pub(crate) const fn padded(g: &Conv2dGeometry, t: &Target, mr: usize, nv: usize) -> Option<Plan> {
+        let taps = g.cin / g.groups * g.kh * g.kw;
+        if g.sh != 1 || g.sw != 1 || taps > PADDED_MAX_TAPS || PaddedDims::new(g, t.lanes).len > PADDED_FLOATS {
+            return None;
+        }
+        let mut plan = Plan::PORTABLE;
+        plan.mode = Mode::Padded;
+        plan.mr = mr;
+        plan.nv = nv;
+        Some(plan)
     }
 
     /// The direct plan for `g` with `pixels` per register tile, if the
@@ -214,6 +296,9 @@ impl Plan {
             return None;
         }
         let coutp = coutg.div_ceil(t.lanes) * t.lanes;
+        if pixels > DIRECT_WIDE_PIXELS && coutp != t.lanes {
+            return None;
+        }
         let owp = g.ow.div_ceil(pixels) * pixels;
         let row_acc = owp * coutp;
         if row_acc > DIRECT_ACC_FLOATS {
@@ -320,6 +405,21 @@ const fn direct_cost(g: &Conv2dGeometry, d: &DirectPlan, lanes: usize) -> u128 {
     let input_rows = min(g.h, (d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1);
     let inputs = tiles * blocks * (cing * input_rows * d.xp_row.div_ceil(lanes)) as u128;
     fma + calls * per_call * 100 + (weights + outputs) * 100 * 100 + inputs * 4 * 100
+}
+
+/// The padded mode: multiply-adds issued (whole register tiles, padding
+/// taps and lanes included) at 95% of peak, each call's set-up and stores,
+/// a tap-offset load per step, and the copy of the input.
+const fn padded_cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 {
+    let d = PaddedDims::new(g, lanes);
+    let coutg = g.cout / g.groups;
+    let k = (g.cin / g.groups * g.kh * g.kw) as u128;
+    let (mr, nv) = (plan.mr as u128, plan.nv as u128);
+    let vectors = (g.oh * d.vpr) as u128;
+    let calls = coutg.div_ceil(plan.mr) as u128 * vectors.div_ceil(nv);
+    let fma = calls * mr * nv * k * 100 / 95 * 100;
+    let copy = (g.cin / g.groups * d.plane).div_ceil(lanes) as u128 * 2;
+    fma + calls * (mr * nv * 2 + 60 + k) * 100 + copy * 100
 }
 
 /// The direct mode's [`DirectPlan::xp_row`]: a register-tile segment of

@@ -3,17 +3,26 @@
 //! inlined into each shaped wrapper so every loop bound is a constant.
 
 use super::Conv2dGeometry;
+use crate::kernels::epilogue::Activation;
 use crate::kernels::window::valid_outputs;
 
 /// Convolution by whole output planes: each plane starts at the bias, then
 /// every weight tap is broadcast and accumulated into whole output rows. Per
 /// tap the range of output columns that read inside the input is solved up
 /// front, so the innermost loop has no branches and, at stride 1, walks both
-/// rows contiguously: the shape LLVM vectorises.
+/// rows contiguously: the shape LLVM vectorises. `act` is applied to each
+/// plane once it is complete, while it is still in cache.
 ///
 /// Slice lengths must match the geometry (checked by the caller).
 #[inline(always)]
-pub(super) fn conv2d(g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+pub(super) fn conv2d(
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
     let cing = g.cin_per_group();
     let cout_per_group = g.cout / g.groups;
     let in_plane = g.h * g.w;
@@ -27,6 +36,7 @@ pub(super) fn conv2d(g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: Op
         for (plane, kernel) in group_input.chunks_exact(in_plane).zip(kernels) {
             accumulate_plane(g, plane, kernel, out);
         }
+        act.apply_slice(out);
     }
 }
 

@@ -57,9 +57,9 @@ fn channels() -> impl Strategy<Value = (usize, usize, usize)> {
     prop_oneof![general, depthwise]
 }
 
-type Case = (Conv2dGeometry, Vec<f32>, Vec<f32>, Option<Vec<f32>>);
+pub(super) type Case = (Conv2dGeometry, Vec<f32>, Vec<f32>, Option<Vec<f32>>);
 
-fn case() -> impl Strategy<Value = Case> {
+pub(super) fn case() -> impl Strategy<Value = Case> {
     (channels(), axis(), axis())
         .prop_map(|((groups, cin, cout), y, x)| Conv2dGeometry {
             cin,
@@ -140,7 +140,7 @@ proptest! {
 
 /// A geometry with larger channel counts and planes: groups 1–2, up to 20
 /// input and 20 output channels per group, planes up to 24 × 40.
-fn wide_case() -> impl Strategy<Value = Case> {
+pub(super) fn wide_case() -> impl Strategy<Value = Case> {
     let axis_wide = |max_len: usize| {
         (1..=5usize, 1..=3usize, 1..=2usize)
             .prop_flat_map(move |(k, s, d)| {
@@ -206,7 +206,7 @@ fn geometry(groups: usize, cin: usize, cout: usize, y: Axis, x: Axis) -> Conv2dG
 }
 
 /// Runs `plan` on the instruction set it was made for, if the CPU has it.
-fn run_plan(
+pub(super) fn run_plan(
     t: &Target,
     plan: &Plan,
     g: &Conv2dGeometry,
@@ -214,22 +214,35 @@ fn run_plan(
     weight: &[f32],
     bias: Option<&[f32]>,
 ) -> Option<Vec<f32>> {
+    run_plan_fused(t, plan, g, input, weight, bias, Activation::Identity)
+}
+
+/// [`run_plan`] with an activation fused into the stores.
+pub(super) fn run_plan_fused(
+    t: &Target,
+    plan: &Plan,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+) -> Option<Vec<f32>> {
     let mut got = vec![f32::NAN; g.output_len()];
     #[cfg(target_arch = "x86_64")]
     {
         let have = isa::detected();
         if t.lanes == plan::AVX512.lanes && have >= Isa::Avx512 {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, plan, input, weight, bias, &mut got) };
+            unsafe { x86::conv2d_avx512(g, plan, input, weight, bias, act, &mut got) };
             return Some(got);
         }
         if t.lanes == plan::AVX2.lanes && have >= Isa::Avx2 {
             // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { x86::conv2d_avx2(g, plan, input, weight, bias, &mut got) };
+            unsafe { x86::conv2d_avx2(g, plan, input, weight, bias, act, &mut got) };
             return Some(got);
         }
     }
-    let _ = (t, plan, input, weight, bias);
+    let _ = (t, plan, input, weight, bias, act);
     None
 }
 
@@ -321,7 +334,7 @@ fn every_register_tile_in_every_mode() {
                     ..g
                 };
                 let Some(plan) = Plan::direct(&bigger, &t, pixels) else {
-                    assert!(g.sw > 2 || g.ow > 100, "{g:?}");
+                    assert!(g.sw > 2 || g.ow > 100 || pixels > plan::DIRECT_WIDE_PIXELS, "{g:?}");
                     continue;
                 };
                 check_plan_invariants(&bigger, &t, &plan);
@@ -335,6 +348,15 @@ fn every_register_tile_in_every_mode() {
                 }
             }
             for &(mr, nv) in t.shapes {
+                if let Some(plan) = Plan::padded(&g, &t, mr, nv) {
+                    check_plan_invariants(&g, &t, &plan);
+                    for b in [None, Some(&bias[..])] {
+                        if let Some(got) = run_plan(&t, &plan, &g, &input, &weight, b) {
+                            std::eprintln!("{plan:?}");
+                            check_against_reference(&g, &input, &weight, b, &got);
+                        }
+                    }
+                }
                 let plan = Plan::with_shape(&g, &t, mr, nv);
                 assert!(plan.mode != Mode::Portable && plan.mode != Mode::Depthwise, "{g:?}");
                 check_plan_invariants(&g, &t, &plan);
@@ -349,7 +371,7 @@ fn every_register_tile_in_every_mode() {
     }
 }
 
-fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan) {
+pub(super) fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan) {
     if plan.mode == Mode::Direct {
         let d = plan.direct;
         assert!(
@@ -373,6 +395,15 @@ fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan) {
         return;
     }
     if matches!(plan.mode, Mode::Portable | Mode::Depthwise) {
+        return;
+    }
+    if plan.mode == Mode::Padded {
+        assert!(
+            t.shapes.contains(&(plan.mr, plan.nv)) && g.sh == 1 && g.sw == 1,
+            "{plan:?}"
+        );
+        let d = plan::PaddedDims::new(g, t.lanes);
+        assert!(d.len <= plan::PADDED_FLOATS && d.wp >= g.ow && d.hp >= g.oh, "{plan:?}");
         return;
     }
     let width = plan.nv * t.lanes;
@@ -729,7 +760,7 @@ fn zoo_layers_get_the_measured_best_modes() {
     };
     let either = &[Mode::Flat, Mode::Direct][..];
     for (name, g, modes) in [
-        ("vgg conv1_1", conv(3, 32, 32, 32, 3, 1, 1, 1), &[Mode::Flat][..]),
+        ("vgg conv1_1", conv(3, 32, 32, 32, 3, 1, 1, 1), &[Mode::Padded][..]),
         ("vgg conv1_2", conv(32, 32, 32, 32, 3, 1, 1, 1), &[Mode::Direct]),
         ("vgg conv2_2", conv(64, 16, 64, 16, 3, 1, 1, 1), &[Mode::Direct]),
         ("vgg conv3_1", conv(64, 8, 128, 8, 3, 1, 1, 1), either),
@@ -737,7 +768,7 @@ fn zoo_layers_get_the_measured_best_modes() {
         ("mobilenet dw", conv(32, 56, 32, 56, 3, 1, 1, 32), &[Mode::Depthwise]),
         ("mobilenet pw", conv(32, 56, 64, 56, 1, 1, 0, 1), &[Mode::Pointwise]),
         ("mobilenet down", conv(64, 56, 64, 28, 3, 2, 1, 1), &[Mode::Direct]),
-        ("lenet conv1", conv(1, 28, 6, 28, 5, 1, 2, 1), &[Mode::Flat]),
+        ("lenet conv1", conv(1, 28, 6, 28, 5, 1, 2, 1), &[Mode::Padded]),
         ("lenet conv2", conv(6, 14, 16, 10, 5, 1, 0, 1), &[Mode::Direct]),
     ] {
         assert_eq!(g.check(), Ok(()), "{name}");

@@ -7,6 +7,7 @@ use super::micro::{Block, Start};
 use super::plan::{Mode, Plan, PANEL_FLOATS};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
+use crate::kernels::epilogue::Activation;
 
 /// One tile of output pixels: `np` pixels from flat index `p0`, which are
 /// `rows` output rows from `oy0` (columns `ox0 .. ox0 + cols`) in rows mode.
@@ -20,12 +21,14 @@ struct Tile {
     cols: usize,
 }
 
-/// Runs a Pointwise, Flat or Rows plan whose register tile is `MR × NV`.
+/// Runs a Pointwise, Flat or Rows plan whose register tile is `MR × NV`,
+/// applying `act` as the last panel's sums are stored.
 ///
 /// # Panics
 /// If the plan does not fit the geometry or a slice length does not match
 /// it.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
     s: S,
     g: &Conv2dGeometry,
@@ -33,6 +36,7 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     assert!(plan.mr == MR && plan.nv == NV && plan.kc >= 1 && plan.kc * plan.ldb <= PANEL_FLOATS);
@@ -70,6 +74,7 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                     }
                     (&panel[..], 0, plan.ldb)
                 };
+                let panel_act = if k0 + kc == k { act } else { Activation::Identity };
                 for co0 in (0..coutg).step_by(MR) {
                     let rows = MR.min(coutg - co0);
                     let start = match (k0, gbias) {
@@ -91,7 +96,7 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                             ldc: out_plane,
                             c_off: co0 * out_plane + tile.p0 + v0,
                         };
-                        s.micro::<MR, NV>(&blk, gout, start);
+                        s.micro::<MR, NV>(&blk, gout, start, panel_act);
                     }
                 }
             }

@@ -6,7 +6,8 @@ use super::kernels::Kernels;
 use super::micro::{self, Block, Start};
 use super::plan::{Mode, Plan};
 use super::tiled;
-use super::{depthwise, pack, Conv2dGeometry};
+use super::{depthwise, pack, padded, Conv2dGeometry};
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::{Avx2, Avx512};
 
 /// Implements [`Kernels`] for an instruction-set token, with outlined
@@ -21,6 +22,7 @@ macro_rules! kernels {
                 input: &[f32],
                 weight: &[f32],
                 bias: Option<&[f32]>,
+                act: Activation,
                 output: &mut [f32],
             ) {
                 #[target_feature(enable = $features)]
@@ -31,12 +33,13 @@ macro_rules! kernels {
                     input: &[f32],
                     weight: &[f32],
                     bias: Option<&[f32]>,
+                    act: Activation,
                     output: &mut [f32],
                 ) {
-                    depthwise::run(s, g, input, weight, bias, output)
+                    depthwise::run(s, g, input, weight, bias, act, output)
                 }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp(self, g, input, weight, bias, output) }
+                unsafe { imp(self, g, input, weight, bias, act, output) }
             }
 
             #[inline(always)]
@@ -97,7 +100,13 @@ macro_rules! kernels {
             }
 
             #[inline(always)]
-            fn micro<const MR: usize, const NV: usize>(self, blk: &Block<'_>, c: &mut [f32], start: Start<'_>) {
+            fn micro<const MR: usize, const NV: usize>(
+                self,
+                blk: &Block<'_>,
+                c: &mut [f32],
+                start: Start<'_>,
+                act: Activation,
+            ) {
                 #[target_feature(enable = $features)]
                 #[inline(never)]
                 unsafe fn imp<const MR: usize, const NV: usize>(
@@ -105,11 +114,35 @@ macro_rules! kernels {
                     blk: &Block<'_>,
                     c: &mut [f32],
                     start: Start<'_>,
+                    act: Activation,
                 ) {
-                    micro::run::<$token, MR, NV>(s, blk, c, start)
+                    micro::run::<$token, MR, NV>(s, blk, c, start, act)
                 }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp::<MR, NV>(self, blk, c, start) }
+                unsafe { imp::<MR, NV>(self, blk, c, start, act) }
+            }
+
+            #[inline(always)]
+            fn padded_tile<const MR: usize, const NV: usize>(
+                self,
+                blk: &padded::Block<'_>,
+                c: &mut [f32],
+                bias: Option<&[f32]>,
+                act: Activation,
+            ) {
+                #[target_feature(enable = $features)]
+                #[inline(never)]
+                unsafe fn imp<const MR: usize, const NV: usize>(
+                    s: $token,
+                    blk: &padded::Block<'_>,
+                    c: &mut [f32],
+                    bias: Option<&[f32]>,
+                    act: Activation,
+                ) {
+                    padded::tile::<$token, MR, NV>(s, blk, c, bias, act)
+                }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { imp::<MR, NV>(self, blk, c, bias, act) }
             }
 
             #[inline(always)]
@@ -151,32 +184,39 @@ kernels!(Avx2, "avx2,fma");
 /// # Safety
 /// The CPU must support AVX-512F.
 #[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn conv2d_avx512(
     g: &Conv2dGeometry,
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let s = unsafe { Avx512::new_unchecked() };
     match (plan.mode, plan.mr, plan.nv) {
-        (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, output),
+        (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (8, 1) => direct::run::<_, 8, 1>(s, g, plan, input, weight, bias, output),
-            (8, 2) => direct::run::<_, 8, 2>(s, g, plan, input, weight, bias, output),
-            (7, 1) => direct::run::<_, 7, 1>(s, g, plan, input, weight, bias, output),
-            (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, output),
-            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
-            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
-            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, output),
-            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, output),
+            (8, 1) => direct::run::<_, 8, 1>(s, g, plan, input, weight, bias, act, output),
+            (8, 2) => direct::run::<_, 8, 2>(s, g, plan, input, weight, bias, act, output),
+            (7, 1) => direct::run::<_, 7, 1>(s, g, plan, input, weight, bias, act, output),
+            (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, act, output),
+            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, act, output),
+            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
+            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, act, output),
+            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, act, output),
+            (10, 1) => direct::run::<_, 10, 1>(s, g, plan, input, weight, bias, act, output),
+            (10, 2) => direct::run::<_, 10, 2>(s, g, plan, input, weight, bias, act, output),
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
-        (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, output),
-        (_, 6, 4) => tiled::run::<_, 6, 4>(s, g, plan, input, weight, bias, output),
-        (_, 12, 2) => tiled::run::<_, 12, 2>(s, g, plan, input, weight, bias, output),
+        (Mode::Padded, 8, 3) => padded::run::<_, 8, 3>(s, g, plan, input, weight, bias, act, output),
+        (Mode::Padded, 6, 4) => padded::run::<_, 6, 4>(s, g, plan, input, weight, bias, act, output),
+        (Mode::Padded, 12, 2) => padded::run::<_, 12, 2>(s, g, plan, input, weight, bias, act, output),
+        (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, act, output),
+        (_, 6, 4) => tiled::run::<_, 6, 4>(s, g, plan, input, weight, bias, act, output),
+        (_, 12, 2) => tiled::run::<_, 12, 2>(s, g, plan, input, weight, bias, act, output),
         _ => unreachable!("AVX-512 plans use the shapes of plan::AVX512"),
     }
 }
@@ -187,25 +227,29 @@ pub(super) unsafe fn conv2d_avx512(
 /// # Safety
 /// The CPU must support AVX2 and FMA.
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn conv2d_avx2(
     g: &Conv2dGeometry,
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
     bias: Option<&[f32]>,
+    act: Activation,
     output: &mut [f32],
 ) {
     // SAFETY: the caller guarantees AVX2 and FMA.
     let s = unsafe { Avx2::new_unchecked() };
     match (plan.mode, plan.mr, plan.nv) {
-        (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, output),
+        (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
-            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
+            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, act, output),
+            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
             _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
         },
-        (_, 6, 2) => tiled::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
-        (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, output),
+        (Mode::Padded, 6, 2) => padded::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
+        (Mode::Padded, 4, 2) => padded::run::<_, 4, 2>(s, g, plan, input, weight, bias, act, output),
+        (_, 6, 2) => tiled::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
+        (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, act, output),
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
     }
 }

@@ -3,18 +3,26 @@
 //! so eight independent FMA chains hide the latency and the input vector is
 //! loaded once per four rows.
 
+use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
 
 /// Rows per pass over the input.
 const ROWS: usize = 4;
 
-/// `output[o] = bias[o] + dot(weight[o], input)`, with `weight` row-major
+/// `output[o] = act(bias[o] + dot(weight[o], input))`, with `weight` row-major
 /// (PyTorch's `[out][in]`). `input` must not be empty.
 ///
 /// # Panics
 /// If the slice lengths disagree.
 #[inline(always)]
-pub(crate) fn run<S: Simd>(s: S, input: &[f32], weight: &[f32], bias: Option<&[f32]>, output: &mut [f32]) {
+pub(crate) fn run<S: Simd>(
+    s: S,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
     let n = input.len();
     let lanes = S::LANES;
     assert!(n > 0 && weight.len() == n * output.len());
@@ -67,7 +75,7 @@ pub(crate) fn run<S: Simd>(s: S, input: &[f32], weight: &[f32], bias: Option<&[f
         }
         for (r, y) in out.iter_mut().enumerate() {
             let b = bias.map_or(0.0, |b| b[o0 + r]);
-            *y = b + s.reduce_add(s.add(acc[r][0], acc[r][1]));
+            *y = act.apply(b + s.reduce_add(s.add(acc[r][0], acc[r][1])));
         }
     }
 }

@@ -1,9 +1,9 @@
 //! The common 2×2, stride-2 pool with every window inside the input, in
-//! vectors: per output row, the even and odd columns of both input rows
-//! (stride-2 loads), combined with NaN-propagating max or min.
+//! vectors: per output row, both input rows combined with NaN-propagating
+//! max or min (plain loads), then the even and odd columns of the result.
 
 use super::Pool2dGeometry;
-use crate::kernels::simd::{even_element_bits, Simd};
+use crate::kernels::simd::Simd;
 
 /// Whether [`run`] takes `g`.
 pub(crate) const fn fits(g: &Pool2dGeometry) -> bool {
@@ -37,22 +37,24 @@ pub(crate) fn run<S: Simd, const MAX: bool>(s: S, g: &Pool2dGeometry, input: &[f
             let bottom = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
             for ox0 in (0..g.ow).step_by(lanes) {
                 let n = lanes.min(g.ow - ox0);
-                let (m_lo, m_hi) = even_element_bits(lanes, 0, n);
-                let (m_lo, m_hi) = (s.mask_from_bits(m_lo), s.mask_from_bits(m_hi));
+                // Input columns `at .. at + 2 * n`: the first `lo` in the
+                // first vector, the other `hi` in the second.
                 let at = 2 * ox0;
-                // SAFETY: the loads read elements `at .. at + 2 * n - 1`
-                // (evens) and `at + 1 .. at + 2 * n` (odds) of a row of
-                // `2 * ow >= at + 2 * n` floats.
+                let (lo, hi) = ((2 * n).min(lanes), (2 * n).saturating_sub(lanes));
+                let (m_lo, m_hi) = (s.first_lanes(lo), s.first_lanes(hi));
+                // SAFETY: the enabled lanes read columns `at .. at + 2 * n`
+                // of rows of `2 * ow >= at + 2 * n` floats; with no lane
+                // enabled the second pointer (formed with wrapping
+                // arithmetic) is not accessed.
                 let v = unsafe {
                     let (t, b) = (top.as_ptr().add(at), bottom.as_ptr().add(at));
-                    let even = pick(
-                        s.maskz_load_pairs_even(t, m_lo, m_hi),
-                        s.maskz_load_pairs_even(b, m_lo, m_hi),
+                    let first = pick(s.maskz_load(t, m_lo), s.maskz_load(b, m_lo));
+                    let second = pick(
+                        s.maskz_load(t.wrapping_add(lanes), m_hi),
+                        s.maskz_load(b.wrapping_add(lanes), m_hi),
                     );
-                    let odd = pick(
-                        s.maskz_load_pairs_even(t.add(1), m_lo, m_hi),
-                        s.maskz_load_pairs_even(b.add(1), m_lo, m_hi),
-                    );
+                    // Rows combined first, then each pair of columns.
+                    let (even, odd) = s.deinterleave(first, second);
                     pick(even, odd)
                 };
                 let dst = &mut out_row[ox0..][..n];

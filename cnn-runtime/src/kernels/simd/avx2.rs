@@ -73,6 +73,30 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
+    fn floor_at(self, v: __m256, lo: __m256) -> __m256 {
+        // `vmaxps(a, b)` is `a > b ? a : b`: the second operand whenever the
+        // comparison is false, which keeps NaN and equal zeros.
+        // SAFETY: AVX2 is available (token).
+        unsafe { _mm256_max_ps(lo, v) }
+    }
+
+    #[inline(always)]
+    fn ceil_at(self, v: __m256, hi: __m256) -> __m256 {
+        // `vminps(a, b)` is `a < b ? a : b` (see `floor_at`).
+        // SAFETY: AVX2 is available (token).
+        unsafe { _mm256_min_ps(hi, v) }
+    }
+
+    #[inline(always)]
+    fn leaky(self, v: __m256, slope: __m256) -> __m256 {
+        // SAFETY: AVX2 is available (token).
+        unsafe {
+            let positive = _mm256_cmp_ps::<_CMP_GT_OQ>(v, _mm256_setzero_ps());
+            _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, positive)
+        }
+    }
+
+    #[inline(always)]
     fn reduce_add(self, v: __m256) -> f32 {
         // SAFETY: AVX2 is available (token).
         unsafe {
@@ -178,6 +202,21 @@ impl Simd for Avx2 {
             // [a0 a2 b0 b2 | a4 a6 b4 b6], then the middle 64-bit pairs swapped.
             let pairs = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
             _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(pairs)))
+        }
+    }
+
+    #[inline(always)]
+    fn deinterleave(self, a: __m256, b: __m256) -> (__m256, __m256) {
+        // SAFETY: AVX2 is available (token).
+        unsafe {
+            // [a0 a2 b0 b2 | a4 a6 b4 b6], then the middle 64-bit pairs
+            // swapped; the same for the odd elements.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            (
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(even))),
+                _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(odd))),
+            )
         }
     }
 

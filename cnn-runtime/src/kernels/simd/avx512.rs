@@ -73,6 +73,30 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
+    fn floor_at(self, v: __m512, lo: __m512) -> __m512 {
+        // `vmaxps(a, b)` is `a > b ? a : b`: the second operand whenever the
+        // comparison is false, which keeps NaN and equal zeros.
+        // SAFETY: AVX-512F is available (token).
+        unsafe { _mm512_max_ps(lo, v) }
+    }
+
+    #[inline(always)]
+    fn ceil_at(self, v: __m512, hi: __m512) -> __m512 {
+        // `vminps(a, b)` is `a < b ? a : b` (see `floor_at`).
+        // SAFETY: AVX-512F is available (token).
+        unsafe { _mm512_min_ps(hi, v) }
+    }
+
+    #[inline(always)]
+    fn leaky(self, v: __m512, slope: __m512) -> __m512 {
+        // SAFETY: AVX-512F is available (token).
+        unsafe {
+            let positive = _mm512_cmp_ps_mask::<_CMP_GT_OQ>(v, _mm512_setzero_ps());
+            _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, slope), v)
+        }
+    }
+
+    #[inline(always)]
     fn reduce_add(self, v: __m512) -> f32 {
         // SAFETY: AVX-512F is available (token).
         unsafe { _mm512_reduce_add_ps(v) }
@@ -161,6 +185,16 @@ impl Simd for Avx512 {
             let b = _mm512_maskz_loadu_ps(m_hi, p.wrapping_add(16));
             let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
             _mm512_permutex2var_ps(a, even, b)
+        }
+    }
+
+    #[inline(always)]
+    fn deinterleave(self, a: __m512, b: __m512) -> (__m512, __m512) {
+        // SAFETY: AVX-512F is available (token).
+        unsafe {
+            let even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+            let odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+            (_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b))
         }
     }
 

@@ -61,6 +61,13 @@ pub(crate) trait Simd: Copy {
     fn min_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// The sum of the lanes.
     fn reduce_add(self, v: Self::V) -> f32;
+    /// `if v < lo { lo } else { v }` per lane: NaN and `-0.0` (for `lo =
+    /// 0`) pass through, as in the scalar ReLU.
+    fn floor_at(self, v: Self::V, lo: Self::V) -> Self::V;
+    /// `if v > hi { hi } else { v }` per lane: NaN passes through.
+    fn ceil_at(self, v: Self::V, hi: Self::V) -> Self::V;
+    /// `if v > 0 { v } else { v * slope }` per lane (leaky ReLU).
+    fn leaky(self, v: Self::V, slope: Self::V) -> Self::V;
 
     /// Loads `LANES` floats from `p` (any alignment).
     ///
@@ -103,6 +110,10 @@ pub(crate) trait Simd: Copy {
     /// The elements enabled in `m_lo` (at `p`) and `m_hi` (at `p + LANES`)
     /// must be readable.
     unsafe fn maskz_load_pairs_even(self, p: *const f32, m_lo: Self::M, m_hi: Self::M) -> Self::V;
+    /// The even and the odd elements of the `2 * LANES` elements `a` then
+    /// `b`: lane `i` of the first is element `2 * i`, of the second `2 * i +
+    /// 1`.
+    fn deinterleave(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// Lanes enabled in both.
     fn mask_and(self, a: Self::M, b: Self::M) -> Self::M;
 
@@ -140,6 +151,39 @@ mod tests {
             for (j, &b) in buf.iter().enumerate().take(n) {
                 assert_eq!(b, (j * 100 + i) as f32, "row {i} lane {j}");
             }
+        }
+    }
+
+    /// Splits `0 .. 2 * LANES` into its even and odd elements.
+    #[allow(dead_code)]
+    fn check_deinterleave<S: Simd>(s: S) {
+        let n = S::LANES;
+        let mut buf = [0.0f32; 32];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as f32;
+        }
+        // SAFETY: `buf` holds 32 >= 2 * LANES floats.
+        let (even, odd) = unsafe { s.deinterleave(s.load(buf.as_ptr()), s.load(buf.as_ptr().add(n))) };
+        let mut out = [0.0f32; 16];
+        // SAFETY: `out` holds 16 >= LANES floats.
+        unsafe { s.store(out.as_mut_ptr(), even) };
+        assert!((0..n).all(|i| out[i] == (2 * i) as f32), "{out:?}");
+        // SAFETY: as above.
+        unsafe { s.store(out.as_mut_ptr(), odd) };
+        assert!((0..n).all(|i| out[i] == (2 * i + 1) as f32), "{out:?}");
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn deinterleaves() {
+        use crate::kernels::isa::{detected, Isa};
+        if detected() >= Isa::Avx2 {
+            // SAFETY: the CPU has AVX2 and FMA.
+            check_deinterleave(unsafe { Avx2::new_unchecked() });
+        }
+        if detected() >= Isa::Avx512 {
+            // SAFETY: the CPU has AVX-512F.
+            check_deinterleave(unsafe { Avx512::new_unchecked() });
         }
     }
 

@@ -1,0 +1,250 @@
+//! The padded convolution (see [`super::plan::Mode::Padded`]): a group's
+//! input copied once into zero-padded planes on the stack, then every
+//! register tile (`MR` output channels × `NV` vectors of output pixels)
+//! accumulates over all taps, loading each tap's inputs from the copy at a
+//! shifted offset. With stride 1 the pixels of an output row read
+//! consecutive inputs for every tap, so no patch matrix is ever packed.
+
+use super::kernels::Kernels;
+use super::plan::{PaddedDims, Plan, PADDED_FLOATS, PADDED_MAX_TAPS};
+use super::stack::StackBuffer;
+use super::Conv2dGeometry;
+use crate::kernels::epilogue::Activation;
+use crate::kernels::simd::Simd;
+
+/// Offsets into the padded copy of each tap (input channel, kernel row,
+/// kernel column, PyTorch's weight order) relative to its output pixel,
+/// with their maximum (the only way to build one, so `max` is right).
+pub(crate) struct Taps {
+    offsets: [u32; PADDED_MAX_TAPS],
+    len: usize,
+    max: usize,
+}
+
+impl Taps {
+    fn new(g: &Conv2dGeometry, d: &PaddedDims) -> Self {
+        let len = g.cin / g.groups * g.kh * g.kw;
+        assert!(len <= PADDED_MAX_TAPS && d.len <= u32::MAX as usize);
+        let mut offsets = [0u32; PADDED_MAX_TAPS];
+        let mut max = 0;
+        let mut i = 0;
+        for ci in 0..g.cin / g.groups {
+            for ky in 0..g.kh {
+                for kx in 0..g.kw {
+                    let at = ci * d.plane + ky * g.dh * d.wp + kx * g.dw;
+                    offsets[i] = at as u32;
+                    max = max.max(at);
+                    i += 1;
+                }
+            }
+        }
+        Taps { offsets, len, max }
+    }
+}
+
+/// Most output channels per register tile (of any target's shapes).
+const MAX_MR: usize = 12;
+
+/// One register tile's operands.
+pub(crate) struct Block<'a> {
+    /// The tile's weights transposed, `[tap][MR]` (channels past `rows`
+    /// repeat the last): one pointer walks them, each tap's `MR` weights at
+    /// constant offsets, so they are broadcast straight from memory.
+    pub wt: &'a [f32],
+    /// The tile's first output channel (within the group).
+    pub co0: usize,
+    /// Output channels that exist, `1..=MR` (the others repeat the last).
+    pub rows: usize,
+    /// The padded copy.
+    pub xp: &'a [f32],
+    /// Its tap offsets.
+    pub taps: &'a Taps,
+    /// Its shape.
+    pub dims: PaddedDims,
+    /// The tile's first vector, counting `vpr` vectors per output row.
+    pub v0: usize,
+    /// Vectors that exist, `1..=NV` (the others repeat the last).
+    pub vectors: usize,
+    /// Output columns.
+    pub ow: usize,
+    /// Floats per output plane.
+    pub out_plane: usize,
+}
+
+/// Runs a padded plan with `MR × NV` register tiles, applying `act` as the
+/// outputs are stored.
+///
+/// # Panics
+/// If the plan does not fit the geometry or a slice length does not match
+/// it.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
+    let d = PaddedDims::new(g, S::LANES);
+    assert!(plan.mr == MR && plan.nv == NV && g.sh == 1 && g.sw == 1);
+    let (cing, coutg) = (g.cin / g.groups, g.cout / g.groups);
+    let k = cing * g.kh * g.kw;
+    let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    let taps = Taps::new(g, &d);
+    assert!(MR <= MAX_MR);
+    let mut wt_buf = StackBuffer::<{ PADDED_MAX_TAPS * MAX_MR }>::new();
+    let wt = wt_buf.zeroed_prefix(k * MR);
+    // Zeroed once: each group rewrites only the input part, the padding
+    // and slack stay zero.
+    let mut xp_buf = StackBuffer::<PADDED_FLOATS>::new();
+    let xp = xp_buf.zeroed_prefix(d.len);
+    // Input rows and columns that land inside the padded planes.
+    let rows = g.h.min(d.hp.saturating_sub(g.pt));
+    let cols = g.w.min(d.wp.saturating_sub(g.pl));
+    let vectors = g.oh * d.vpr;
+    for grp in 0..g.groups {
+        let gin = &input[grp * cing * plane..][..cing * plane];
+        let gw = &weight[grp * coutg * k..][..coutg * k];
+        let gout = &mut output[grp * coutg * out_plane..][..coutg * out_plane];
+        let gbias = bias.map(|b| &b[grp * coutg..][..coutg]);
+        for ci in 0..cing {
+            for iy in 0..rows {
+                let src = &gin[ci * plane + iy * g.w..][..cols];
+                xp[ci * d.plane + (iy + g.pt) * d.wp + g.pl..][..cols].copy_from_slice(src);
+            }
+        }
+        for co0 in (0..coutg).step_by(MR) {
+            let rows = MR.min(coutg - co0);
+            for (t, w) in wt.chunks_exact_mut(MR).enumerate() {
+                for (m, w) in w.iter_mut().enumerate() {
+                    *w = gw[(co0 + m.min(rows - 1)) * k + t];
+                }
+            }
+            for v0 in (0..vectors).step_by(NV) {
+                let blk = Block {
+                    wt,
+                    co0,
+                    rows,
+                    xp,
+                    taps: &taps,
+                    dims: d,
+                    v0,
+                    vectors: NV.min(vectors - v0),
+                    ow: g.ow,
+                    out_plane,
+                };
+                s.padded_tile::<MR, NV>(&blk, gout, gbias, act);
+            }
+        }
+    }
+}
+
+/// `c[co][pixel] = act(bias[co] + sum_t a[co][t] * xp[pixel's input + tap
+/// t])` for the tile's channels and vectors of pixels.
+///
+/// # Panics
+/// If the tile reaches outside its slices (checked once, up front).
+#[inline(always)]
+pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    blk: &Block<'_>,
+    c: &mut [f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+) {
+    let lanes = S::LANES;
+    let (d, taps) = (&blk.dims, blk.taps);
+    let k = taps.len;
+    assert!(k >= 1 && (1..=MR).contains(&blk.rows) && (1..=NV).contains(&blk.vectors));
+    assert!(blk.wt.len() == k * MR && d.vpr * lanes >= blk.ow, "padded: weights");
+    let last = blk.v0 + blk.vectors - 1;
+    // Vector `v` covers columns `j * lanes ..` of output row `oy`: input
+    // offset `oy * wp + j * lanes` for tap 0, output offset `oy * ow + j *
+    // lanes`, and the lanes inside the row.
+    let mut x_off = [0usize; NV];
+    let mut c_off = [0usize; NV];
+    let mut valid = [0usize; NV];
+    for v in 0..NV {
+        let at = (blk.v0 + v).min(last);
+        let (oy, j) = (at / d.vpr, at % d.vpr);
+        x_off[v] = oy * d.wp + j * lanes;
+        c_off[v] = oy * blk.ow + j * lanes;
+        valid[v] = if v < blk.vectors {
+            (blk.ow - j * lanes).min(lanes)
+        } else {
+            0
+        };
+    }
+    // The furthest read: the last vector's last tap, a whole vector.
+    let (oy, j) = (last / d.vpr, last % d.vpr);
+    assert!(
+        oy * d.wp + j * lanes + taps.max + lanes <= blk.xp.len(),
+        "padded: input"
+    );
+    let out = &mut c[blk.co0 * blk.out_plane..];
+    assert!(
+        (blk.rows - 1) * blk.out_plane + oy * blk.ow + j * lanes + valid[last - blk.v0] <= out.len(),
+        "padded: output"
+    );
+    if let Some(b) = bias {
+        assert!(b.len() >= blk.co0 + blk.rows, "padded: bias");
+    }
+
+    // Fixed-size loops only, here and in the stores: an early exit or a
+    // run-time bound would keep the accumulators in memory.
+    let mut acc = [[s.zero(); NV]; MR];
+    if let Some(b) = bias {
+        for (m, row) in acc.iter_mut().enumerate() {
+            *row = [s.splat(b[blk.co0 + m.min(blk.rows - 1)]); NV];
+        }
+    }
+    // Wrapping: the pointers are only dereferenced at in-bounds offsets.
+    let mut xv = [blk.xp.as_ptr(); NV];
+    for (p, &off) in xv.iter_mut().zip(&x_off) {
+        *p = p.wrapping_add(off);
+    }
+    let mut w_ptr = blk.wt.as_ptr();
+    for &offset in &taps.offsets[..k] {
+        let base = offset as usize;
+        let mut x = [s.zero(); NV];
+        for (v, x) in x.iter_mut().enumerate() {
+            // SAFETY: `base <= taps.max` and `x_off[v]` is at most the last
+            // vector's, so the read ends inside `xp` (the input assert).
+            *x = unsafe { s.load(xv[v].add(base)) };
+        }
+        for (m, row) in acc.iter_mut().enumerate() {
+            // SAFETY: tap `t < k` reads `wt[t * MR + m]`, inside `wt`
+            // (`k * MR` floats, the weights assert).
+            let w = s.splat(unsafe { *w_ptr.add(m) });
+            for (a, &x) in row.iter_mut().zip(&x) {
+                *a = s.fma(w, x, *a);
+            }
+        }
+        w_ptr = w_ptr.wrapping_add(MR);
+    }
+
+    act.apply_tile(s, &mut acc);
+    let out_ptr = out.as_mut_ptr();
+    for (m, row) in acc.iter().enumerate() {
+        for (v, &a) in row.iter().enumerate() {
+            if m >= blk.rows || valid[v] == 0 {
+                continue;
+            }
+            // SAFETY: lanes `c_off[v] .. c_off[v] + valid[v]` of channel
+            // `m`'s plane; the output assert bounds the last vector's, and
+            // the vectors are in increasing order.
+            unsafe {
+                let p = out_ptr.add(m * blk.out_plane + c_off[v]);
+                if valid[v] == lanes {
+                    s.store(p, a);
+                } else {
+                    s.mask_store(p, s.first_lanes(valid[v]), a);
+                }
+            }
+        }
+    }
+}
