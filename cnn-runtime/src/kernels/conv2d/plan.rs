@@ -11,6 +11,7 @@
 //! on the stack, which a register-blocked micro-kernel multiplies by `mr`
 //! weight rows at a time, `nv` vectors of pixels wide.
 
+use super::winograd::plan::WinogradPlan;
 use super::Conv2dGeometry;
 
 /// Which vector algorithm runs a convolution.
@@ -36,6 +37,9 @@ pub(crate) enum Mode {
     /// a vector of weights (transposed per call into a stack tile). No patch
     /// packing, and kernel rows that only see padding are skipped.
     Direct,
+    /// 3×3, stride 1, one group: Winograd F(2×2, 3×3), tiles in the vector
+    /// lanes (see `super::winograd`).
+    Winograd,
 }
 
 /// One instruction set's vector width and register-tile shapes.
@@ -48,6 +52,9 @@ pub(crate) struct Target {
     /// Pixels per register tile of the direct mode (empty: no direct mode);
     /// each comes with up to [`DIRECT_MAX_CB`] channel vectors.
     pub direct_pixels: &'static [usize],
+    /// Candidate `(mr, nv)` register tiles of the Winograd mode's matrix
+    /// products (empty: no Winograd mode).
+    pub winograd_shapes: &'static [(usize, usize)],
 }
 
 /// AVX-512: 32 registers, 24 accumulators.
@@ -55,6 +62,7 @@ pub(crate) const AVX512: Target = Target {
     lanes: 16,
     shapes: &[(8, 3), (6, 4), (12, 2)],
     direct_pixels: &[8, 7, 6, 5],
+    winograd_shapes: &[(16, 1)],
 };
 
 /// AVX2: 16 registers, 12 accumulators.
@@ -62,6 +70,7 @@ pub(crate) const AVX2: Target = Target {
     lanes: 8,
     shapes: &[(6, 2), (4, 2)],
     direct_pixels: &[],
+    winograd_shapes: &[],
 };
 
 /// Most channel vectors per direct register tile.
@@ -125,10 +134,13 @@ pub(crate) struct Plan {
     pub ldb: usize,
     /// Direct mode: its tiling (unused by the other modes).
     pub direct: DirectPlan,
+    /// Winograd mode: its tiling (unused by the other modes; `mr` and `nv`
+    /// are its matrix products' register tile).
+    pub winograd: WinogradPlan,
 }
 
 impl Plan {
-    const PORTABLE: Plan = Plan {
+    pub(crate) const PORTABLE: Plan = Plan {
         mode: Mode::Portable,
         mr: 0,
         nv: 0,
@@ -145,6 +157,7 @@ impl Plan {
             coutp: 0,
             xp_row: 0,
         },
+        winograd: WinogradPlan::NONE,
     };
 
     /// The plan for `g` (which must pass [`Conv2dGeometry::check`]) on `t`:
@@ -172,6 +185,12 @@ impl Plan {
                 best_cost = cost;
             }
             i += 1;
+        }
+        if let Some((plan, cost)) = super::winograd::plan::best(g, t) {
+            if cost < best_cost {
+                best = plan;
+                best_cost = cost;
+            }
         }
         let mut j = 0;
         while j < t.direct_pixels.len() {
@@ -397,6 +416,7 @@ const fn flat_plan(g: &Conv2dGeometry, mode: Mode, lanes: usize, mr: usize, nv: 
         kc: balanced_kc(k, ldb),
         ldb,
         direct: Plan::PORTABLE.direct,
+        winograd: WinogradPlan::NONE,
     }
 }
 
@@ -428,6 +448,7 @@ const fn rows_plan(g: &Conv2dGeometry, lanes: usize, mr: usize, nv: usize, k: us
             kc: balanced_kc(k, cols),
             ldb: cols,
             direct: Plan::PORTABLE.direct,
+            winograd: WinogradPlan::NONE,
         };
     }
     let max_rows = min(g.oh, MAX_TILE / g.ow);
@@ -459,6 +480,7 @@ const fn rows_plan_with(g: &Conv2dGeometry, width: usize, mr: usize, nv: usize, 
         kc: balanced_kc(k, ldb),
         ldb,
         direct: Plan::PORTABLE.direct,
+        winograd: WinogradPlan::NONE,
     }
 }
 

@@ -6,6 +6,7 @@ use super::kernels::Kernels;
 use super::micro::{self, Block, Start};
 use super::plan::{Mode, Plan};
 use super::tiled;
+use super::winograd::{self, micro as winograd_micro};
 use super::{depthwise, pack, Conv2dGeometry};
 use crate::kernels::simd::{Avx2, Avx512};
 
@@ -138,6 +139,22 @@ macro_rules! kernels {
                     _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
                 }
             }
+
+            #[inline(always)]
+            fn winograd_tile<const NV: usize>(self, blk: &winograd_micro::Block<'_>, m: &mut [f32], accumulate: bool) {
+                #[target_feature(enable = $features)]
+                #[inline(never)]
+                unsafe fn imp<const NV: usize>(
+                    s: $token,
+                    blk: &winograd_micro::Block<'_>,
+                    m: &mut [f32],
+                    accumulate: bool,
+                ) {
+                    winograd_micro::run::<$token, NV>(s, blk, m, accumulate)
+                }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { imp::<NV>(self, blk, m, accumulate) }
+            }
         }
     };
 }
@@ -174,6 +191,9 @@ pub(super) unsafe fn conv2d_avx512(
             (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, output),
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
+        // SAFETY: the caller guarantees AVX-512F.
+        (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, output) },
+        (Mode::Winograd, _, _) => unreachable!("AVX-512 Winograd plans use plan::AVX512.winograd_shapes"),
         (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, output),
         (_, 6, 4) => tiled::run::<_, 6, 4>(s, g, plan, input, weight, bias, output),
         (_, 12, 2) => tiled::run::<_, 12, 2>(s, g, plan, input, weight, bias, output),
@@ -200,8 +220,28 @@ pub(super) unsafe fn conv2d_avx2(
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, output),
         (Mode::Direct, _, _) => unreachable!("plan::AVX2 has no direct mode"),
+        (Mode::Winograd, _, _) => unreachable!("plan::AVX2 has no Winograd mode"),
         (_, 6, 2) => tiled::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
         (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, output),
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
     }
+}
+
+/// [`winograd::run`] on AVX-512F, outlined: its stack buffer then never
+/// shares a frame with another mode's.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[inline(never)]
+unsafe fn winograd_avx512<const NV: usize>(
+    s: Avx512,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    output: &mut [f32],
+) {
+    winograd::run::<_, NV>(s, g, plan, input, weight, bias, output)
 }

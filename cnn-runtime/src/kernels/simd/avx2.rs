@@ -52,6 +52,34 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
+    fn sub(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX2 is available (token).
+        unsafe { _mm256_sub_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn mul(self, a: __m256, b: __m256) -> __m256 {
+        // SAFETY: AVX2 is available (token).
+        unsafe { _mm256_mul_ps(a, b) }
+    }
+
+    #[inline(always)]
+    fn interleave(self, a: __m256, b: __m256) -> (__m256, __m256) {
+        // `unpack*` interleave within 128-bit halves: [a0 b0 a1 b1 | a4 b4
+        // a5 b5] and [a2 b2 a3 b3 | a6 b6 a7 b7]; then the halves are
+        // regrouped.
+        // SAFETY: AVX2 is available (token).
+        unsafe {
+            let lo = _mm256_unpacklo_ps(a, b);
+            let hi = _mm256_unpackhi_ps(a, b);
+            (
+                _mm256_permute2f128_ps::<0x20>(lo, hi),
+                _mm256_permute2f128_ps::<0x31>(lo, hi),
+            )
+        }
+    }
+
+    #[inline(always)]
     fn max_nan(self, a: __m256, b: __m256) -> __m256 {
         // `vmaxps` returns its second operand when either is NaN; where the
         // pair is unordered, `a + b` is NaN instead.

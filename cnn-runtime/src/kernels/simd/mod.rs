@@ -55,6 +55,13 @@ pub(crate) trait Simd: Copy {
     fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a - b`.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b`.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// The lanes of `a` and `b` alternating, `a0 b0 a1 b1 ...`: the first
+    /// half of them, then the second.
+    fn interleave(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// Lane-wise maximum, NaN if either lane is NaN (PyTorch's pooling).
     fn max_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// Lane-wise minimum, NaN if either lane is NaN.

@@ -1,0 +1,138 @@
+//! The output transform of F(2×2, 3×3), `Y = Aᵀ M A` with
+//!
+//! ```text
+//! Aᵀ = | 1  1  1  0 |
+//!      | 0  1 -1 -1 |
+//! ```
+//!
+//! vectorised across tiles, and the one place results reach the output
+//! tensor ([`store_segment`]).
+
+use super::plan::{WinogradPlan, POSITIONS};
+use super::Band;
+use crate::kernels::conv2d::Conv2dGeometry;
+use crate::kernels::simd::Simd;
+
+/// How a pass's results combine with the output tensor.
+#[derive(Clone, Copy)]
+pub(crate) enum Store<'a> {
+    /// Overwrite, adding the bias (of all `cout` channels) if any: the first
+    /// (or only) chunk of input channels.
+    First(Option<&'a [f32]>),
+    /// Add to what earlier chunks stored.
+    Add,
+}
+
+/// `Y = Aᵀ M A` for the band's tiles and output channels `co0 .. co0 +
+/// cob` (`M[p][co][t]` at `(p * cob + co) * tp + t`), stored into `out`
+/// (NCHW, all channels) as `store` says. Outputs of partial tiles past
+/// `oh` / `ow` are dropped.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+pub(crate) fn output<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    m: &[f32],
+    band: &Band,
+    (co0, cob): (usize, usize),
+    w: &WinogradPlan,
+    store: Store<'_>,
+    out: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let out_plane = g.oh * g.ow;
+    let tiles = band.tr * band.tc;
+    assert!(cob <= w.cob && co0 + cob <= g.cout && out.len() == g.output_len());
+    assert!(tiles <= w.tp && w.tp.is_multiple_of(lanes) && m.len() >= POSITIONS * w.cob * w.tp);
+    if let Store::First(Some(bias)) = store {
+        assert!(bias.len() == g.cout);
+    }
+    for co in 0..cob {
+        let plane = &mut out[(co0 + co) * out_plane..][..out_plane];
+        let bias = match store {
+            Store::First(Some(bias)) => Some(s.splat(bias[co0 + co])),
+            _ => None,
+        };
+        for t0 in (0..tiles).step_by(lanes) {
+            let mut x = [s.zero(); POSITIONS];
+            for (p, x) in x.iter_mut().enumerate() {
+                // SAFETY: `(p * cob + co) * tp + t0 + lanes <= POSITIONS *
+                // cob * tp <= m.len()`, as `t0 < tiles <= tp` and `tp` is a
+                // multiple of `lanes`.
+                *x = unsafe { s.load(m.as_ptr().add((p * w.cob + co) * w.tp + t0)) };
+            }
+            // `Aᵀ M`: two rows of four ...
+            let mut r = [[s.zero(); 4]; 2];
+            for j in 0..4 {
+                let (a, b, c, d) = (x[j], x[4 + j], x[8 + j], x[12 + j]);
+                r[0][j] = s.add(s.add(a, b), c);
+                r[1][j] = s.sub(s.sub(b, c), d);
+            }
+            // ... then `(Aᵀ M) A`: per output row, each tile's two columns
+            // side by side (`2 * lanes` values in two vectors).
+            let mut rows = [(s.zero(), s.zero()); 2];
+            for (row, r) in rows.iter_mut().zip(&r) {
+                let mut left = s.add(s.add(r[0], r[1]), r[2]);
+                let mut right = s.sub(s.sub(r[1], r[2]), r[3]);
+                if let Some(b) = bias {
+                    left = s.add(left, b);
+                    right = s.add(right, b);
+                }
+                *row = s.interleave(left, right);
+            }
+            // The vector's tiles by band row: each run is contiguous in
+            // two output rows.
+            let t_end = tiles.min(t0 + lanes);
+            let mut t = t0;
+            while t < t_end {
+                let br = t / band.tc;
+                let run_end = t_end.min((br + 1) * band.tc);
+                let x0 = 2 * (band.tx0 + t - br * band.tc);
+                let count = (2 * (run_end - t)).min(g.ow - x0);
+                for (dy, &row) in rows.iter().enumerate() {
+                    let oy = 2 * (band.ty0 + br) + dy;
+                    if oy < g.oh {
+                        let dst = &mut plane[oy * g.ow + x0..][..count];
+                        store_run(s, row, 2 * (t - t0), dst, store);
+                    }
+                }
+                t = run_end;
+            }
+        }
+    }
+}
+
+/// Writes values `from .. from + dst.len()` of the `2 * LANES` in `row`
+/// to `dst` (overwriting or adding, as `store` says) with masked stores
+/// straight from the registers (a copy through memory would stall on
+/// store forwarding): the only place the mode writes the output tensor, so
+/// an activation fused into the convolution belongs here (on the last
+/// chunk's pass only).
+#[inline(always)]
+fn store_run<S: Simd>(s: S, row: (S::V, S::V), from: usize, dst: &mut [f32], store: Store<'_>) {
+    let lanes = S::LANES;
+    let end = from + dst.len();
+    assert!(end <= 2 * lanes);
+    for (half, v) in [(0, row.0), (1, row.1)] {
+        // Lanes `lo .. hi` of this half go to `dst[half * lanes + lane - from]`.
+        let lo = from.clamp(half * lanes, half * lanes + lanes) - half * lanes;
+        let hi = end.clamp(half * lanes, half * lanes + lanes) - half * lanes;
+        if lo == hi {
+            continue;
+        }
+        let mask = s.mask_from_bits((((1u64 << hi) - 1) & !((1u64 << lo) - 1)) as u32);
+        let p = dst
+            .as_mut_ptr()
+            .wrapping_offset((half * lanes) as isize - from as isize);
+        // SAFETY: an enabled lane `lo <= i < hi` is `dst[half * lanes + i -
+        // from]`, inside `dst` (`from <= half * lanes + i < end`); `p`
+        // itself may point outside, formed with wrapping arithmetic.
+        unsafe {
+            let mut v = v;
+            if let Store::Add = store {
+                v = s.add(v, s.maskz_load(p, mask));
+            }
+            s.mask_store(p, mask, v);
+        }
+    }
+}

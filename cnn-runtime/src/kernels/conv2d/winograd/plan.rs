@@ -1,0 +1,204 @@
+//! The Winograd mode's tiling and cost model (`const fn`, like the rest of
+//! the planner).
+//!
+//! One call keeps three arrays on the stack, all indexed by the 16
+//! positions `p` of the transformed 4×4 tile: the filter transform `U[p]
+//! [co][ci]` of a block of `cob` output × `cc` input channels, the input
+//! transform `V[p][ci][t]` of a *band* of up to `tp` tiles × `cc` input
+//! channels, and their products `M[p][co][t]`. Their sizes trade against
+//! each other within [`WINOGRAD_FLOATS`]; the planner tries a few shapes and
+//! keeps the cheapest by the cost model below.
+
+use super::super::plan::{Mode, Plan, Target};
+use super::super::Conv2dGeometry;
+use super::micro::ROWS;
+
+/// Floats of stack the mode's three arrays share (88 KiB; the other modes
+/// use at most 72 KiB, and no call holds both).
+pub(crate) const WINOGRAD_FLOATS: usize = 22528;
+
+/// Most tiles per band, so the per-band mask tables stay small.
+pub(crate) const MAX_BAND_TILES: usize = 256;
+
+/// Transformed positions per tile (4 × 4).
+pub(crate) const POSITIONS: usize = 16;
+
+/// The Winograd mode's tiling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct WinogradPlan {
+    /// Output channels per block (rows of `U` and `M`), a multiple of
+    /// [`ROWS`].
+    pub cob: usize,
+    /// Input channels per chunk (columns of `U`, rows of `V`).
+    pub cc: usize,
+    /// Tile rows per band.
+    pub tr: usize,
+    /// Tile columns per band (all of a tile row, or a segment of it when
+    /// `tr == 1`).
+    pub tc: usize,
+    /// Tiles per band rounded up to whole micro-kernel widths: the row
+    /// stride of `V` and `M`.
+    pub tp: usize,
+}
+
+impl WinogradPlan {
+    /// No Winograd tiling (the other modes).
+    pub(crate) const NONE: WinogradPlan = WinogradPlan {
+        cob: 0,
+        cc: 0,
+        tr: 0,
+        tc: 0,
+        tp: 0,
+    };
+
+    /// Floats of `U`, `V` and `M`.
+    pub(crate) const fn floats(&self) -> (usize, usize, usize) {
+        (
+            POSITIONS * self.cob * self.cc,
+            POSITIONS * self.cc * self.tp,
+            POSITIONS * self.cob * self.tp,
+        )
+    }
+}
+
+/// Whether the Winograd mode computes `g` at all: a 3×3 kernel, stride and
+/// dilation 1, one group, and a few channels (the transforms would dominate
+/// otherwise; the cost model decides the rest).
+pub(crate) const fn fits(g: &Conv2dGeometry) -> bool {
+    g.kh == 3
+        && g.kw == 3
+        && g.sh == 1
+        && g.sw == 1
+        && g.dh == 1
+        && g.dw == 1
+        && g.groups == 1
+        && g.cin >= 8
+        && g.cout >= 8
+        && g.oh >= 2
+        && g.ow >= 2
+}
+
+/// Output tiles down and across.
+pub(crate) const fn tiles(g: &Conv2dGeometry) -> (usize, usize) {
+    (g.oh.div_ceil(2), g.ow.div_ceil(2))
+}
+
+/// The cheapest Winograd plan for `g` on `t` and its cost (in the units of
+/// the other modes' cost models), if the mode fits.
+pub(crate) const fn best(g: &Conv2dGeometry, t: &Target) -> Option<(Plan, u128)> {
+    if !fits(g) {
+        return None;
+    }
+    let mut best: Option<(Plan, u128)> = None;
+    let mut i = 0;
+    while i < t.winograd_shapes.len() {
+        let (mr, nv) = t.winograd_shapes[i];
+        let mut c = 0;
+        while c < COB_CANDIDATES.len() {
+            let mut v = 1;
+            while v <= 4 {
+                if let Some(plan) = with_shape(g, t, mr, nv, COB_CANDIDATES[c], v * nv * t.lanes) {
+                    let cost = cost(g, &plan, t.lanes);
+                    let better = match best {
+                        Some((_, b)) => cost < b,
+                        None => true,
+                    };
+                    if better {
+                        best = Some((plan, cost));
+                    }
+                }
+                v += 1;
+            }
+            c += 1;
+        }
+        i += 1;
+    }
+    best
+}
+
+/// Output-channel block sizes tried.
+const COB_CANDIDATES: [usize; 4] = [16, 32, 48, 64];
+
+/// The plan with the `mr × nv` register tile, up to `cob` output channels
+/// per block and up to `band` tiles per band (a multiple of `nv * lanes`),
+/// with as many input channels per chunk as the stack then holds, if at
+/// least a few fit.
+pub(crate) const fn with_shape(
+    g: &Conv2dGeometry,
+    t: &Target,
+    mr: usize,
+    nv: usize,
+    cob: usize,
+    band: usize,
+) -> Option<Plan> {
+    if !fits(g) || mr != ROWS || nv == 0 || band == 0 || !band.is_multiple_of(nv * t.lanes) {
+        return None;
+    }
+    if !cob.is_multiple_of(ROWS) {
+        return None;
+    }
+    let cob = min(cob, g.cout.div_ceil(ROWS) * ROWS);
+    let (nty, ntx) = tiles(g);
+    let (tr, tc) = if ntx <= band {
+        (min(nty, band / ntx), ntx)
+    } else {
+        (1, ntx.div_ceil(ntx.div_ceil(band)))
+    };
+    let width = nv * t.lanes;
+    let tp = (tr * tc).div_ceil(width) * width;
+    if tp > MAX_BAND_TILES {
+        return None;
+    }
+    let per_position = WINOGRAD_FLOATS / POSITIONS;
+    if cob * tp >= per_position {
+        return None;
+    }
+    let cc = min(g.cin, (per_position - cob * tp) / (cob + tp));
+    if cc < min(g.cin, 8) {
+        return None;
+    }
+    // Equal chunks: no short last one.
+    let cc = g.cin.div_ceil(g.cin.div_ceil(cc));
+    let mut plan = Plan::PORTABLE;
+    plan.mode = Mode::Winograd;
+    plan.mr = mr;
+    plan.nv = nv;
+    plan.winograd = WinogradPlan { cob, cc, tr, tc, tp };
+    Some(plan)
+}
+
+/// Estimated cycles (hundredths; a vector multiply-add is 100), fitted to
+/// Zen 4: the matrix products at 92% of peak plus each micro-kernel call's
+/// set-up and accumulator traffic; the filter transform (about 6 cycles per
+/// (output, input) channel pair, gathers included); the input transform
+/// (about 70 cycles per input channel and vector of tiles, once per block
+/// of output channels); and the output transform (about 60 cycles per
+/// output channel and vector of tiles, once per chunk of input channels
+/// unless a single band lets the products accumulate).
+pub(crate) const fn cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 {
+    let w = plan.winograd;
+    let (nty, ntx) = tiles(g);
+    let bands = (nty.div_ceil(w.tr) * ntx.div_ceil(w.tc)) as u128;
+    let blocks = g.cout.div_ceil(w.cob) as u128;
+    let chunks = g.cin.div_ceil(w.cc) as u128;
+    let (mr, nv) = (plan.mr as u128, plan.nv as u128);
+    let calls_per = POSITIONS as u128 * (w.cob as u128).div_ceil(mr) * (w.tp / (plan.nv * lanes)) as u128;
+    let calls = blocks * chunks * bands * calls_per;
+    let fma = calls * mr * nv * w.cc as u128 * 100 / 92 * 100;
+    let overhead = calls * (mr * nv * 2 + 40) * 100;
+    let filter = (g.cin * g.cout) as u128 * 600;
+    // Vectors of tiles per tile row of a band, over all bands.
+    let tile_vectors = (nty * ntx.div_ceil(w.tc) * w.tc.div_ceil(lanes)) as u128;
+    let input = blocks * g.cin as u128 * tile_vectors * 7000;
+    let passes = if bands == 1 { 1 } else { chunks };
+    let output = passes * g.cout as u128 * bands * (w.tp / lanes) as u128 * 6000;
+    fma + overhead + filter + input + output
+}
+
+const fn min(a: usize, b: usize) -> usize {
+    if a < b {
+        a
+    } else {
+        b
+    }
+}
