@@ -167,3 +167,6 @@ pub(crate) fn products<S: Kernels, const NV: usize>(
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

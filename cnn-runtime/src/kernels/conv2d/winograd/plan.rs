@@ -74,8 +74,6 @@ pub(crate) const fn fits(g: &Conv2dGeometry) -> bool {
         && g.groups == 1
         && g.cin >= 8
         && g.cout >= 8
-        && g.oh >= 2
-        && g.ow >= 2
 }
 
 /// Output tiles down and across.

@@ -94,14 +94,27 @@ fn b_times<S: Simd>(s: S, x: [S::V; 4]) -> [S::V; 4] {
     ]
 }
 
-/// Most vectors of tiles in one tile row of a band.
-const MAX_ROW_VECTORS: usize = super::plan::MAX_BAND_TILES / 8;
+/// Most runs of tiles from different tile rows in one vector: a vector of
+/// 16 tiles spans at most 16 rows.
+const MAX_RUNS: usize = 16;
+
+/// The tiles of one vector that share a tile row: lanes `lo .. hi`, band
+/// row `r`, and per column `off` of the 4×4 tiles the input column of lane
+/// 0 (the lanes are 2 columns apart) and the elements a stride-2 load
+/// reads (only columns inside the input).
+#[derive(Clone, Copy)]
+struct Run {
+    r: usize,
+    starts: [isize; 4],
+    bits: [(u32, u32); 4],
+}
 
 /// `V[p][ci][t]` (at `(p * cc + ci) * tp + t`, strides from `w`; tile `t`
 /// is band row `t / band.tc`, column `t % band.tc`) for input channels `c0
-/// .. c0 + cc`, vectorised across the tiles of a row: the four columns of
-/// each tile are four stride-2 loads straight from the input row (masked
-/// where they fall in the padding, which reads as zero).
+/// .. c0 + cc`, vectorised across the band's tiles in order (a vector may
+/// span several tile rows when they are short): the four columns of each
+/// tile are stride-2 loads straight from the input rows, masked where they
+/// fall in the padding, which reads as zero.
 #[inline(always)]
 pub(crate) fn input<S: Simd>(
     s: S,
@@ -114,67 +127,77 @@ pub(crate) fn input<S: Simd>(
 ) {
     let lanes = S::LANES;
     let plane = g.h * g.w;
+    let tiles = band.tr * band.tc;
     assert!(cc <= w.cc && c0 + cc <= g.cin && input.len() == g.input_len());
-    assert!(band.tr * band.tc <= w.tp && v.len() >= POSITIONS * w.cc * w.tp);
-    let vectors = band.tc.div_ceil(lanes);
-    assert!(vectors <= MAX_ROW_VECTORS);
-    // Per vector and column of the tiles: the input column of lane 0 and
-    // the elements a stride-2 load may read (the same for every row).
-    let mut starts = [[0isize; 4]; MAX_ROW_VECTORS];
-    let mut bits = [[(0u32, 0u32); 4]; MAX_ROW_VECTORS];
-    for j in 0..vectors {
-        let n = lanes.min(band.tc - j * lanes);
-        for off in 0..4 {
-            let b = (2 * (band.tx0 + j * lanes) + off) as isize - g.pl as isize;
-            // Lane `i` reads column `b + 2 * i`: inside the row for `lo <= i < hi`.
-            let lo = if b >= 0 { 0 } else { (1 - b) as usize / 2 };
-            let hi = if (g.w as isize) > b {
-                ((g.w as isize - b + 1) / 2) as usize
-            } else {
-                0
-            };
-            let hi = hi.min(n);
-            starts[j][off] = b;
-            bits[j][off] = even_element_bits(lanes, lo.min(hi), hi);
+    assert!(tiles <= w.tp && v.len() >= POSITIONS * w.cc * w.tp);
+    let mut runs = [Run {
+        r: 0,
+        starts: [0; 4],
+        bits: [(0, 0); 4],
+    }; MAX_RUNS];
+    for t0 in (0..tiles).step_by(lanes) {
+        let n = lanes.min(tiles - t0);
+        // The vector's runs: lanes `lo .. hi` are tiles `t0 + lo ..` of
+        // band row `r`, whose column `tx` reads input columns `2 * tx + off
+        // - pl`; lane `i` reads `b + 2 * i`.
+        let mut count = 0;
+        let mut lo = 0;
+        while lo < n {
+            let r = (t0 + lo) / band.tc;
+            let hi = n.min((r + 1) * band.tc - t0);
+            let run = &mut runs[count];
+            run.r = r;
+            for off in 0..4 {
+                // Lane `i` is tile column `t0 + i - r * tc` (a negative
+                // start is fine: such lanes are masked off).
+                let b = 2 * (band.tx0 + t0) as isize - 2 * (r * band.tc) as isize + off as isize - g.pl as isize;
+                let first = if b >= 0 { 0 } else { (1 - b) as usize / 2 };
+                let last = if (g.w as isize) > b {
+                    ((g.w as isize - b + 1) / 2) as usize
+                } else {
+                    0
+                };
+                let (a, z) = (first.max(lo), last.min(hi));
+                run.starts[off] = b;
+                run.bits[off] = even_element_bits(lanes, a.min(z), z);
+            }
+            count += 1;
+            lo = hi;
         }
-    }
-    for ci in 0..cc {
-        let chan = &input[(c0 + ci) * plane..][..plane];
-        for r in 0..band.tr {
-            let top = 2 * (band.ty0 + r) as isize - g.pt as isize;
-            let mut rows: [Option<&[f32]>; 4] = [None; 4];
-            for (k, row) in rows.iter_mut().enumerate() {
-                let iy = top + k as isize;
-                if iy >= 0 && (iy as usize) < g.h {
-                    *row = Some(&chan[iy as usize * g.w..][..g.w]);
+        let runs = &runs[..count];
+        let store = s.first_lanes(n);
+        for ci in 0..cc {
+            let chan = &input[(c0 + ci) * plane..][..plane];
+            // `d[k][off]` for every tile of the vector, zero in the padding ...
+            let mut d = [[s.zero(); 4]; 4];
+            for run in runs {
+                let top = 2 * (band.ty0 + run.r) as isize - g.pt as isize;
+                for (k, dk) in d.iter_mut().enumerate() {
+                    let iy = top + k as isize;
+                    if iy < 0 || iy as usize >= g.h {
+                        continue;
+                    }
+                    let row = &chan[iy as usize * g.w..][..g.w];
+                    for (off, x) in dk.iter_mut().enumerate() {
+                        let p = row.as_ptr().wrapping_offset(run.starts[off]);
+                        let (lo, hi) = run.bits[off];
+                        // SAFETY: the enabled elements are columns `0 .. w`
+                        // of `row` (see `Run::bits`); `p` itself may point
+                        // outside, formed with wrapping arithmetic.
+                        let y = unsafe { s.maskz_load_pairs_even(p, s.mask_from_bits(lo), s.mask_from_bits(hi)) };
+                        // Runs have disjoint lanes (zero in the others).
+                        *x = if count == 1 { y } else { s.add(*x, y) };
+                    }
                 }
             }
-            for j in 0..vectors {
-                let n = lanes.min(band.tc - j * lanes);
-                // `d B` for each of the four input rows (zero in the padding) ...
-                let mut h = [[s.zero(); 4]; 4];
-                for (hk, row) in h.iter_mut().zip(rows) {
-                    let Some(row) = row else { continue };
-                    let mut x = [s.zero(); 4];
-                    for (off, x) in x.iter_mut().enumerate() {
-                        let p = row.as_ptr().wrapping_offset(starts[j][off]);
-                        let (lo, hi) = bits[j][off];
-                        // SAFETY: the enabled elements are columns `0 .. w`
-                        // of `row` (see `bits`); `p` itself may point
-                        // outside, formed with wrapping arithmetic.
-                        *x = unsafe { s.maskz_load_pairs_even(p, s.mask_from_bits(lo), s.mask_from_bits(hi)) };
-                    }
-                    *hk = b_times(s, x);
-                }
-                // ... then `Bᵀ (d B)` column by column.
-                let t = r * band.tc + j * lanes;
-                for jj in 0..4 {
-                    let col = b_times(s, [h[0][jj], h[1][jj], h[2][jj], h[3][jj]]);
-                    for (i, &x) in col.iter().enumerate() {
-                        let dst = &mut v[((4 * i + jj) * w.cc + ci) * w.tp + t..][..n];
-                        // SAFETY: the first `n` lanes are `dst`.
-                        unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(n), x) };
-                    }
+            // ... then `d B` row by row and `Bᵀ (d B)` column by column.
+            let h = [b_times(s, d[0]), b_times(s, d[1]), b_times(s, d[2]), b_times(s, d[3])];
+            for j in 0..4 {
+                let col = b_times(s, [h[0][j], h[1][j], h[2][j], h[3][j]]);
+                for (i, &x) in col.iter().enumerate() {
+                    let dst = &mut v[((4 * i + j) * w.cc + ci) * w.tp + t0..][..n];
+                    // SAFETY: the first `n` lanes are `dst`.
+                    unsafe { s.mask_store(dst.as_mut_ptr(), store, x) };
                 }
             }
         }
