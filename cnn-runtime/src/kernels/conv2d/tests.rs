@@ -882,10 +882,14 @@ fn winograd_timings() {
         let mut candidates = vec![("best other", base)];
         for &(mr, nv) in plan::AVX512.winograd_shapes {
             for cob in [16, 32, 48, 64] {
-                for v in 1..=4 {
-                    if let Some(p) = super::winograd::plan::with_shape(&g, &plan::AVX512, mr, nv, cob, v * nv * 16) {
-                        if !candidates.iter().any(|(_, q)| q.winograd == p.winograd && q.mr == p.mr) {
-                            candidates.push(("winograd", p));
+                for v in 1..=8 {
+                    for chunk_outer in [false, true] {
+                        if let Some(p) =
+                            super::winograd::plan::with_shape(&g, &plan::AVX512, mr, nv, cob, v * nv * 16, chunk_outer)
+                        {
+                            if !candidates.iter().any(|(_, q)| q.winograd == p.winograd && q.mr == p.mr) {
+                                candidates.push(("winograd", p));
+                            }
                         }
                     }
                 }

@@ -14,7 +14,10 @@
 //! input transform `V` of a band of tiles is redone per block of output
 //! channels; `M` of a band either accumulates over the chunks (when one
 //! band covers the plane) or is transformed and added to the output after
-//! each chunk. Everything lives in one bounded stack buffer
+//! each chunk. When one band covers the plane the loops may also run the
+//! other way round (chunks outside blocks: each `V` computed once, each
+//! chunk's products added to the output), whichever the cost model
+//! prefers. Everything lives in one bounded stack buffer
 //! ([`plan::WINOGRAD_FLOATS`]).
 //!
 //! # Numerics
@@ -108,6 +111,21 @@ pub(crate) fn run<S: Kernels, const NV: usize>(
         tx0: 0,
         tc: ntx.min(w.tc),
     };
+    if w.chunk_outer {
+        assert!(single, "winograd: chunks outside blocks need a single band");
+        for c0 in (0..g.cin).step_by(w.cc) {
+            let cc = w.cc.min(g.cin - c0);
+            transform::input(s, g, input, &first_band, (c0, cc), &w, v);
+            for co0 in (0..g.cout).step_by(w.cob) {
+                let cob = w.cob.min(g.cout - co0);
+                transform::filter(s, g, weight, (co0, cob), (c0, cc), &w, u);
+                products::<S, NV>(s, &w, (u, v, m), (cob, cc), false);
+                let store = if c0 == 0 { Store::First(bias) } else { Store::Add };
+                output::output(s, g, m, &first_band, (co0, cob), &w, store, output);
+            }
+        }
+        return;
+    }
     for co0 in (0..g.cout).step_by(w.cob) {
         let cob = w.cob.min(g.cout - co0);
         for c0 in (0..g.cin).step_by(w.cc) {

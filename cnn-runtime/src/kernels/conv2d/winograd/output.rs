@@ -47,13 +47,34 @@ pub(crate) fn output<S: Simd>(
     if let Store::First(Some(bias)) = store {
         assert!(bias.len() == g.cout);
     }
-    for co in 0..cob {
-        let plane = &mut out[(co0 + co) * out_plane..][..out_plane];
-        let bias = match store {
-            Store::First(Some(bias)) => Some(s.splat(bias[co0 + co])),
-            _ => None,
-        };
-        for t0 in (0..tiles).step_by(lanes) {
+    for t0 in (0..tiles).step_by(lanes) {
+        // The vector's tiles by band row (the same for every channel):
+        // each run is contiguous in two output rows.
+        let mut runs = [OutRun {
+            oy: 0,
+            x0: 0,
+            from: 0,
+            count: 0,
+        }; MAX_RUNS];
+        let mut n_runs = 0;
+        let t_end = tiles.min(t0 + lanes);
+        let mut t = t0;
+        while t < t_end {
+            let br = t / band.tc;
+            let run_end = t_end.min((br + 1) * band.tc);
+            let x0 = 2 * (band.tx0 + t - br * band.tc);
+            runs[n_runs] = OutRun {
+                oy: 2 * (band.ty0 + br),
+                x0,
+                from: 2 * (t - t0),
+                count: (2 * (run_end - t)).min(g.ow - x0),
+            };
+            n_runs += 1;
+            t = run_end;
+        }
+        let runs = &runs[..n_runs];
+        for co in 0..cob {
+            let plane = &mut out[(co0 + co) * out_plane..][..out_plane];
             let mut x = [s.zero(); POSITIONS];
             for (p, x) in x.iter_mut().enumerate() {
                 // SAFETY: `(p * cob + co) * tp + t0 + lanes <= POSITIONS *
@@ -70,6 +91,10 @@ pub(crate) fn output<S: Simd>(
             }
             // ... then `(Aᵀ M) A`: per output row, each tile's two columns
             // side by side (`2 * lanes` values in two vectors).
+            let bias = match store {
+                Store::First(Some(bias)) => Some(s.splat(bias[co0 + co])),
+                _ => None,
+            };
             let mut rows = [(s.zero(), s.zero()); 2];
             for (row, r) in rows.iter_mut().zip(&r) {
                 let mut left = s.add(s.add(r[0], r[1]), r[2]);
@@ -80,26 +105,31 @@ pub(crate) fn output<S: Simd>(
                 }
                 *row = s.interleave(left, right);
             }
-            // The vector's tiles by band row: each run is contiguous in
-            // two output rows.
-            let t_end = tiles.min(t0 + lanes);
-            let mut t = t0;
-            while t < t_end {
-                let br = t / band.tc;
-                let run_end = t_end.min((br + 1) * band.tc);
-                let x0 = 2 * (band.tx0 + t - br * band.tc);
-                let count = (2 * (run_end - t)).min(g.ow - x0);
+            for run in runs {
                 for (dy, &row) in rows.iter().enumerate() {
-                    let oy = 2 * (band.ty0 + br) + dy;
+                    let oy = run.oy + dy;
                     if oy < g.oh {
-                        let dst = &mut plane[oy * g.ow + x0..][..count];
-                        store_run(s, row, 2 * (t - t0), dst, store);
+                        let dst = &mut plane[oy * g.ow + run.x0..][..run.count];
+                        store_run(s, row, run.from, dst, store);
                     }
                 }
-                t = run_end;
             }
         }
     }
+}
+
+/// Most runs of tiles from different tile rows in one vector.
+const MAX_RUNS: usize = 16;
+
+/// Tiles of one vector from one tile row: output rows `oy` and `oy + 1`,
+/// columns `x0 .. x0 + count`, which are values `from ..` of the vector's
+/// interleaved output rows.
+#[derive(Clone, Copy)]
+struct OutRun {
+    oy: usize,
+    x0: usize,
+    from: usize,
+    count: usize,
 }
 
 /// Writes values `from .. from + dst.len()` of the `2 * LANES` in `row`

@@ -39,6 +39,11 @@ pub(crate) struct WinogradPlan {
     /// Tiles per band rounded up to whole micro-kernel widths: the row
     /// stride of `V` and `M`.
     pub tp: usize,
+    /// One band covers the plane, and the loops run over chunks of input
+    /// channels outside blocks of output channels: each chunk's input
+    /// transform is then computed once (not once per block), at the price
+    /// of adding each chunk's products to the output.
+    pub chunk_outer: bool,
 }
 
 impl WinogradPlan {
@@ -49,6 +54,7 @@ impl WinogradPlan {
         tr: 0,
         tc: 0,
         tp: 0,
+        chunk_outer: false,
     };
 
     /// Floats of `U`, `V` and `M`.
@@ -94,16 +100,20 @@ pub(crate) const fn best(g: &Conv2dGeometry, t: &Target) -> Option<(Plan, u128)>
         let mut c = 0;
         while c < COB_CANDIDATES.len() {
             let mut v = 1;
-            while v <= 4 {
-                if let Some(plan) = with_shape(g, t, mr, nv, COB_CANDIDATES[c], v * nv * t.lanes) {
-                    let cost = cost(g, &plan, t.lanes);
-                    let better = match best {
-                        Some((_, b)) => cost < b,
-                        None => true,
-                    };
-                    if better {
-                        best = Some((plan, cost));
+            while v <= 8 {
+                let mut order = 0;
+                while order < 2 {
+                    if let Some(plan) = with_shape(g, t, mr, nv, COB_CANDIDATES[c], v * nv * t.lanes, order == 1) {
+                        let cost = cost(g, &plan, t.lanes);
+                        let better = match best {
+                            Some((_, b)) => cost < b,
+                            None => true,
+                        };
+                        if better {
+                            best = Some((plan, cost));
+                        }
                     }
+                    order += 1;
                 }
                 v += 1;
             }
@@ -120,7 +130,8 @@ const COB_CANDIDATES: [usize; 4] = [16, 32, 48, 64];
 /// The plan with the `mr × nv` register tile, up to `cob` output channels
 /// per block and up to `band` tiles per band (a multiple of `nv * lanes`),
 /// with as many input channels per chunk as the stack then holds, if at
-/// least a few fit.
+/// least a few fit; `chunk_outer` as [`WinogradPlan::chunk_outer`] (only
+/// if one band covers the plane).
 pub(crate) const fn with_shape(
     g: &Conv2dGeometry,
     t: &Target,
@@ -128,6 +139,7 @@ pub(crate) const fn with_shape(
     nv: usize,
     cob: usize,
     band: usize,
+    chunk_outer: bool,
 ) -> Option<Plan> {
     if !fits(g) || mr != ROWS || nv == 0 || band == 0 || !band.is_multiple_of(nv * t.lanes) {
         return None;
@@ -142,6 +154,9 @@ pub(crate) const fn with_shape(
     } else {
         (1, ntx.div_ceil(ntx.div_ceil(band)))
     };
+    if chunk_outer && (tr < nty || tc < ntx) {
+        return None;
+    }
     let width = nv * t.lanes;
     let tp = (tr * tc).div_ceil(width) * width;
     if tp > MAX_BAND_TILES {
@@ -161,18 +176,27 @@ pub(crate) const fn with_shape(
     plan.mode = Mode::Winograd;
     plan.mr = mr;
     plan.nv = nv;
-    plan.winograd = WinogradPlan { cob, cc, tr, tc, tp };
+    plan.winograd = WinogradPlan {
+        cob,
+        cc,
+        tr,
+        tc,
+        tp,
+        chunk_outer,
+    };
     Some(plan)
 }
 
 /// Estimated cycles (hundredths; a vector multiply-add is 100), fitted to
-/// Zen 4: the matrix products at 92% of peak plus each micro-kernel call's
-/// set-up and accumulator traffic; the filter transform (about 6 cycles per
-/// (output, input) channel pair, gathers included); the input transform
-/// (about 70 cycles per input channel and vector of tiles, once per block
-/// of output channels); and the output transform (about 60 cycles per
-/// output channel and vector of tiles, once per chunk of input channels
-/// unless a single band lets the products accumulate).
+/// Zen 4 (see `winograd_phase_timings` in `conv2d/tests.rs`): the matrix
+/// products at 97% of peak plus each micro-kernel call's set-up and
+/// accumulator traffic; the filter transform (about 8 cycles per (output,
+/// input) channel pair); the input transform (about 60 cycles per input
+/// channel and vector of tiles, plus 65 per run of tiles from one tile row
+/// in it; once per block of output channels unless `chunk_outer`); and
+/// the output transform (about 145 cycles per output channel and vector of
+/// tiles, once per chunk of input channels unless a single band lets the
+/// products accumulate).
 pub(crate) const fn cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 {
     let w = plan.winograd;
     let (nty, ntx) = tiles(g);
@@ -182,14 +206,22 @@ pub(crate) const fn cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 
     let (mr, nv) = (plan.mr as u128, plan.nv as u128);
     let calls_per = POSITIONS as u128 * (w.cob as u128).div_ceil(mr) * (w.tp / (plan.nv * lanes)) as u128;
     let calls = blocks * chunks * bands * calls_per;
-    let fma = calls * mr * nv * w.cc as u128 * 100 / 92 * 100;
-    let overhead = calls * (mr * nv * 2 + 40) * 100;
-    let filter = (g.cin * g.cout) as u128 * 600;
-    // Vectors of tiles per tile row of a band, over all bands.
-    let tile_vectors = (nty * ntx.div_ceil(w.tc) * w.tc.div_ceil(lanes)) as u128;
-    let input = blocks * g.cin as u128 * tile_vectors * 7000;
-    let passes = if bands == 1 { 1 } else { chunks };
-    let output = passes * g.cout as u128 * bands * (w.tp / lanes) as u128 * 6000;
+    let fma = calls * mr * nv * w.cc as u128 * 100 / 97 * 100;
+    let accumulate = bands == 1 && !w.chunk_outer;
+    let overhead = calls * (if accumulate { 2 * mr * nv } else { mr * nv } + 10) * 100;
+    let filter = (g.cin * g.cout) as u128 * 800;
+    // Vectors of tiles per band, and runs of one tile row in them.
+    let band_tiles = w.tr * w.tc;
+    let vectors = band_tiles.div_ceil(lanes) as u128;
+    let runs = if w.tc >= lanes {
+        vectors + w.tr as u128
+    } else {
+        vectors * (lanes / w.tc + 1) as u128
+    };
+    let input_passes = if w.chunk_outer { 1 } else { blocks };
+    let input = input_passes * g.cin as u128 * bands * (vectors * 6000 + runs * 6500);
+    let output_passes = if accumulate { 1 } else { chunks };
+    let output = output_passes * g.cout as u128 * bands * vectors * 14500;
     fma + overhead + filter + input + output
 }
 

@@ -45,10 +45,12 @@ fn all_plans(g: &Conv2dGeometry, t: &Target) -> Vec<Plan> {
     let mut plans: Vec<Plan> = Vec::new();
     for &(mr, nv) in t.winograd_shapes {
         for cob in [16, 32, 48, 64] {
-            for v in 1..=4 {
-                if let Some(p) = with_shape(g, t, mr, nv, cob, v * nv * t.lanes) {
-                    if !plans.contains(&p) {
-                        plans.push(p);
+            for v in 1..=8 {
+                for chunk_outer in [false, true] {
+                    if let Some(p) = with_shape(g, t, mr, nv, cob, v * nv * t.lanes, chunk_outer) {
+                        if !plans.contains(&p) {
+                            plans.push(p);
+                        }
                     }
                 }
             }
