@@ -204,6 +204,13 @@ fn planner_picks_winograd_where_it_pays() {
         // AVX2 has no Winograd mode.
         assert_ne!(Plan::new(&g, &plan::AVX2).mode, Mode::Winograd, "{name}");
     }
+    // Planes past L2 (VGG-16's first and third blocks): measured slower.
+    for (name, g) in [
+        ("vgg16 conv1_2", conv(64, 224, 64)),
+        ("vgg16 conv3_2", conv(256, 56, 256)),
+    ] {
+        assert_ne!(Plan::new(&g, &plan::AVX512).mode, Mode::Winograd, "{name}");
+    }
     let base = conv(64, 16, 64);
     for (name, g) in [
         ("cifar conv1_1 (3 input channels)", conv(3, 32, 32)),
