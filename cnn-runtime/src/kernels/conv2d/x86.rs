@@ -178,28 +178,67 @@ pub(super) unsafe fn conv2d_avx512(
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let s = unsafe { Avx512::new_unchecked() };
+    // Each mode runs in its own outlined function, so the stack holds one
+    // mode's buffers at a time (LLVM does not overlap them all when they
+    // are inlined into one frame) and a call stays within ~96 KiB.
+    // SAFETY (each arm): the caller guarantees AVX-512F.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (8, 1) => direct::run::<_, 8, 1>(s, g, plan, input, weight, bias, output),
-            (8, 2) => direct::run::<_, 8, 2>(s, g, plan, input, weight, bias, output),
-            (7, 1) => direct::run::<_, 7, 1>(s, g, plan, input, weight, bias, output),
-            (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, output),
-            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, output),
-            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, output),
-            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, output),
-            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, output),
+            (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, bias, output) },
+            (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, bias, output) },
+            (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, bias, output) },
+            (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, bias, output) },
+            (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, bias, output) },
+            (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, bias, output) },
+            (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, bias, output) },
+            (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, bias, output) },
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
-        // SAFETY: the caller guarantees AVX-512F.
         (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, output) },
         (Mode::Winograd, _, _) => unreachable!("AVX-512 Winograd plans use plan::AVX512.winograd_shapes"),
-        (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, output),
-        (_, 6, 4) => tiled::run::<_, 6, 4>(s, g, plan, input, weight, bias, output),
-        (_, 12, 2) => tiled::run::<_, 12, 2>(s, g, plan, input, weight, bias, output),
+        (_, 8, 3) => unsafe { tiled_avx512::<8, 3>(s, g, plan, input, weight, bias, output) },
+        (_, 6, 4) => unsafe { tiled_avx512::<6, 4>(s, g, plan, input, weight, bias, output) },
+        (_, 12, 2) => unsafe { tiled_avx512::<12, 2>(s, g, plan, input, weight, bias, output) },
         _ => unreachable!("AVX-512 plans use the shapes of plan::AVX512"),
     }
 }
+
+/// Defines an outlined AVX-512F entry point running one mode's `run`.
+macro_rules! outlined_avx512 {
+    ($(#[$doc:meta])* $name:ident, $module:ident, <$(const $param:ident: usize),*>) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        /// The CPU must support AVX-512F.
+        #[target_feature(enable = "avx512f")]
+        #[inline(never)]
+        unsafe fn $name<$(const $param: usize),*>(
+            s: Avx512,
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            weight: &[f32],
+            bias: Option<&[f32]>,
+            output: &mut [f32],
+        ) {
+            $module::run::<_, $($param),*>(s, g, plan, input, weight, bias, output)
+        }
+    };
+}
+
+outlined_avx512!(
+    /// [`direct::run`] on AVX-512F.
+    direct_avx512, direct, <const P: usize, const STRIDE: usize>
+);
+outlined_avx512!(
+    /// [`tiled::run`] on AVX-512F.
+    tiled_avx512, tiled, <const MR: usize, const NV: usize>
+);
+outlined_avx512!(
+    /// [`winograd::run`] on AVX-512F.
+    winograd_avx512, winograd, <const NV: usize>
+);
 
 /// [`super::conv2d_core`] on AVX2 with FMA, following `plan` (from
 /// [`super::plan::AVX2`]).
@@ -225,23 +264,4 @@ pub(super) unsafe fn conv2d_avx2(
         (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, output),
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
     }
-}
-
-/// [`winograd::run`] on AVX-512F, outlined: its stack buffer then never
-/// shares a frame with another mode's.
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[inline(never)]
-unsafe fn winograd_avx512<const NV: usize>(
-    s: Avx512,
-    g: &Conv2dGeometry,
-    plan: &Plan,
-    input: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    output: &mut [f32],
-) {
-    winograd::run::<_, NV>(s, g, plan, input, weight, bias, output)
 }

@@ -13,9 +13,10 @@ use super::super::plan::{Mode, Plan, Target};
 use super::super::Conv2dGeometry;
 use super::micro::ROWS;
 
-/// Floats of stack the mode's three arrays share (88 KiB; the other modes
-/// use at most 72 KiB, and no call holds both).
-pub(crate) const WINOGRAD_FLOATS: usize = 22528;
+/// Floats of stack the mode's three arrays share (84 KiB; its whole frame
+/// is about 89 KiB, and no call holds another mode's buffers: see
+/// `conv2d_avx512`).
+pub(crate) const WINOGRAD_FLOATS: usize = 21504;
 
 /// Most tiles per band, so the per-band mask tables stay small.
 pub(crate) const MAX_BAND_TILES: usize = 256;
