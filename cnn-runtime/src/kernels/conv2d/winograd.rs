@@ -5,8 +5,10 @@
 //! 4×4 input tile `d`: 16 multiply-adds per input channel instead of 36.
 //! Per position `p` of the 4×4 transformed tile the sum over input channels
 //! is a matrix product `M[p] = U[p] · V[p]` (output channels × input
-//! channels times input channels × tiles), which the tiled mode's
-//! register-blocked micro-kernel runs with tiles in the vector lanes.
+//! channels times input channels × tiles), run by a register-blocked
+//! micro-kernel ([`micro`]) with tiles in the vector lanes and 16 output
+//! channels broadcast from a packed block of `U`. AVX-512 only: the filter
+//! transform loads a channel's 9 taps as one vector.
 //!
 //! The weights are read in place, so the filter transform `U` runs per call,
 //! a block of output channels × a chunk of input channels at a time, each
