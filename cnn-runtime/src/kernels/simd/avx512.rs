@@ -64,6 +64,12 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
+    fn maskz_permute2(self, m: __mmask16, a: __m512, b: __m512, idx: __m512i) -> __m512 {
+        // SAFETY: AVX-512F is available (token).
+        unsafe { _mm512_maskz_permutex2var_ps(m, a, idx, b) }
+    }
+
+    #[inline(always)]
     fn interleave(self, a: __m512, b: __m512) -> (__m512, __m512) {
         // SAFETY: AVX-512F is available (token).
         unsafe {

@@ -201,8 +201,8 @@ pub(crate) const fn with_shape(
 /// Zen 4 (see `winograd_phase_timings` in `conv2d/tests.rs`): the matrix
 /// products at 97% of peak plus each micro-kernel call's set-up and
 /// accumulator traffic; the filter transform (about 8 cycles per (output,
-/// input) channel pair); the input transform (about 60 cycles per input
-/// channel and vector of tiles, plus 65 per run of tiles from one tile row
+/// input) channel pair); the input transform (about 45 cycles per input
+/// channel and vector of tiles, plus 52 per run of tiles from one tile row
 /// in it; once per block of output channels unless `chunk_outer`); and
 /// the output transform (about 145 cycles per output channel and vector of
 /// tiles, once per chunk of input channels unless a single band lets the
@@ -229,7 +229,7 @@ pub(crate) const fn cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 
         vectors * (lanes / w.tc + 1) as u128
     };
     let input_passes = if w.chunk_outer { 1 } else { blocks };
-    let input = input_passes * g.cin as u128 * bands * (vectors * 6000 + runs * 6500);
+    let input = input_passes * g.cin as u128 * bands * (vectors * 4500 + runs * 5200);
     let output_passes = if accumulate { 1 } else { chunks };
     let output = output_passes * g.cout as u128 * bands * vectors * 14500;
     fma + overhead + filter + input + output

@@ -15,7 +15,7 @@ use super::micro::ROWS;
 use super::plan::{WinogradPlan, POSITIONS};
 use super::Band;
 use crate::kernels::conv2d::Conv2dGeometry;
-use crate::kernels::simd::{even_element_bits, Simd};
+use crate::kernels::simd::Simd;
 
 /// `U` for output channels `co0 .. co0 + cob` and input channels `c0 ..
 /// c0 + cc`, in packed blocks of [`ROWS`] output channels: position `p`,
@@ -98,23 +98,24 @@ fn b_times<S: Simd>(s: S, x: [S::V; 4]) -> [S::V; 4] {
 /// 16 tiles spans at most 16 rows.
 const MAX_RUNS: usize = 16;
 
-/// The tiles of one vector that share a tile row: lanes `lo .. hi`, band
-/// row `r`, and per column `off` of the 4×4 tiles the input column of lane
-/// 0 (the lanes are 2 columns apart) and the elements a stride-2 load
-/// reads (only columns inside the input).
+/// The tiles of one vector that share a tile row: band row `r`, lanes
+/// `lanes` (bits), lane `i` reading input columns `start + 2 * i .. start
+/// + 2 * i + 4`; and the elements of the three vectors loaded from column
+/// `start` on that these lanes read inside the input (bits).
 #[derive(Clone, Copy)]
 struct Run {
     r: usize,
-    starts: [isize; 4],
-    bits: [(u32, u32); 4],
+    start: isize,
+    lanes: u32,
+    bits: [u32; 3],
 }
 
 /// `V[p][ci][t]` (at `(p * cc + ci) * tp + t`, strides from `w`; tile `t`
 /// is band row `t / band.tc`, column `t % band.tc`) for input channels `c0
 /// .. c0 + cc`, vectorised across the band's tiles in order (a vector may
-/// span several tile rows when they are short): the four columns of each
-/// tile are stride-2 loads straight from the input rows, masked where they
-/// fall in the padding, which reads as zero.
+/// span several tile rows when they are short). Each input row of a run of
+/// tiles is three loads (masked where they fall in the padding, which
+/// reads as zero), split into the tiles' four columns by permutes.
 #[inline(always)]
 pub(crate) fn input<S: Simd>(
     s: S,
@@ -130,37 +131,60 @@ pub(crate) fn input<S: Simd>(
     let tiles = band.tr * band.tc;
     assert!(cc <= w.cc && c0 + cc <= g.cin && input.len() == g.input_len());
     assert!(tiles <= w.tp && v.len() >= POSITIONS * w.cc * w.tp);
+    // Lane `i` of the four columns: elements `2 * i + off` of the loaded
+    // `a`, `b` (and `c` past them), built from the even and odd ones.
+    let mut index = [[0i32; 16]; 4];
+    for (i, lane) in (0..lanes as i32).enumerate() {
+        index[0][i] = 2 * lane;
+        index[1][i] = 2 * lane + 1;
+        // The even (odd) elements moved down a lane, `c`'s first (second)
+        // element last.
+        index[2][i] = lane + 1;
+        index[3][i] = if i + 1 < lanes { lane + 1 } else { lane + 2 };
+    }
+    let index = [
+        s.load_i32(&index[0]),
+        s.load_i32(&index[1]),
+        s.load_i32(&index[2]),
+        s.load_i32(&index[3]),
+    ];
+    let all = s.first_lanes(lanes);
     let mut runs = [Run {
         r: 0,
-        starts: [0; 4],
-        bits: [(0, 0); 4],
+        start: 0,
+        lanes: 0,
+        bits: [0; 3],
     }; MAX_RUNS];
     for t0 in (0..tiles).step_by(lanes) {
         let n = lanes.min(tiles - t0);
-        // The vector's runs: lanes `lo .. hi` are tiles `t0 + lo ..` of
-        // band row `r`, whose column `tx` reads input columns `2 * tx + off
-        // - pl`; lane `i` reads `b + 2 * i`.
         let mut count = 0;
         let mut lo = 0;
         while lo < n {
             let r = (t0 + lo) / band.tc;
             let hi = n.min((r + 1) * band.tc - t0);
-            let run = &mut runs[count];
-            run.r = r;
-            for off in 0..4 {
-                // Lane `i` is tile column `t0 + i - r * tc` (a negative
-                // start is fine: such lanes are masked off).
-                let b = 2 * (band.tx0 + t0) as isize - 2 * (r * band.tc) as isize + off as isize - g.pl as isize;
-                let first = if b >= 0 { 0 } else { (1 - b) as usize / 2 };
-                let last = if (g.w as isize) > b {
-                    ((g.w as isize - b + 1) / 2) as usize
-                } else {
-                    0
-                };
-                let (a, z) = (first.max(lo), last.min(hi));
-                run.starts[off] = b;
-                run.bits[off] = even_element_bits(lanes, a.min(z), z);
+            // Lane `i` is tile column `t0 + i - r * tc` (a negative start
+            // is fine: such lanes are not this run's).
+            let start = 2 * (band.tx0 + t0) as isize - 2 * (r * band.tc) as isize - g.pl as isize;
+            // Elements `2 * lo .. 2 * hi + 2`, inside the row.
+            let first = (2 * lo as isize).max(-start);
+            let end = (2 * hi as isize + 2).min(g.w as isize - start);
+            let mut bits = [0u32; 3];
+            for (k, bits) in bits.iter_mut().enumerate() {
+                let base = (k * lanes) as isize;
+                let (from, to) = (
+                    (first - base).clamp(0, lanes as isize),
+                    (end - base).clamp(0, lanes as isize),
+                );
+                if from < to {
+                    *bits = (((1u64 << to) - 1) & !((1u64 << from) - 1)) as u32;
+                }
             }
+            runs[count] = Run {
+                r,
+                start,
+                lanes: (((1u64 << hi) - 1) & !((1u64 << lo) - 1)) as u32,
+                bits,
+            };
             count += 1;
             lo = hi;
         }
@@ -172,21 +196,39 @@ pub(crate) fn input<S: Simd>(
             let mut d = [[s.zero(); 4]; 4];
             for run in runs {
                 let top = 2 * (band.ty0 + run.r) as isize - g.pt as isize;
+                let mask = s.mask_from_bits(run.lanes);
                 for (k, dk) in d.iter_mut().enumerate() {
                     let iy = top + k as isize;
                     if iy < 0 || iy as usize >= g.h {
                         continue;
                     }
                     let row = &chan[iy as usize * g.w..][..g.w];
-                    for (off, x) in dk.iter_mut().enumerate() {
-                        let p = row.as_ptr().wrapping_offset(run.starts[off]);
-                        let (lo, hi) = run.bits[off];
-                        // SAFETY: the enabled elements are columns `0 .. w`
-                        // of `row` (see `Run::bits`); `p` itself may point
-                        // outside, formed with wrapping arithmetic.
-                        let y = unsafe { s.maskz_load_pairs_even(p, s.mask_from_bits(lo), s.mask_from_bits(hi)) };
+                    let p = row.as_ptr().wrapping_offset(run.start);
+                    // SAFETY: the enabled elements are columns `0 .. w` of
+                    // `row` (see `Run::bits`); the pointers themselves may
+                    // point outside, formed with wrapping arithmetic.
+                    let (a, b, c) = unsafe {
+                        (
+                            s.maskz_load(p, s.mask_from_bits(run.bits[0])),
+                            s.maskz_load(p.wrapping_add(lanes), s.mask_from_bits(run.bits[1])),
+                            s.maskz_load(p.wrapping_add(2 * lanes), s.mask_from_bits(run.bits[2])),
+                        )
+                    };
+                    let even = s.maskz_permute2(all, a, b, index[0]);
+                    let odd = s.maskz_permute2(all, a, b, index[1]);
+                    // Other runs' lanes zeroed: the element after this
+                    // run's last lane was loaded (for columns 2 and 3) and
+                    // lands in the next lane of `even` and `odd`, the one
+                    // before its first in the previous lane of the shifts.
+                    let x = [
+                        s.maskz_permute2(mask, a, b, index[0]),
+                        s.maskz_permute2(mask, a, b, index[1]),
+                        s.maskz_permute2(mask, even, c, index[2]),
+                        s.maskz_permute2(mask, odd, c, index[3]),
+                    ];
+                    for (dk, x) in dk.iter_mut().zip(x) {
                         // Runs have disjoint lanes (zero in the others).
-                        *x = if count == 1 { y } else { s.add(*x, y) };
+                        *dk = if count == 1 { x } else { s.add(*dk, x) };
                     }
                 }
             }
