@@ -10,6 +10,7 @@ mod plan;
 mod portable;
 mod stack;
 mod tiled;
+mod winograd;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 

@@ -2,6 +2,7 @@
 //! call (see each method's kernel for what it does).
 
 use super::direct::micro as direct;
+use super::winograd::micro as winograd;
 use super::{micro, padded, Conv2dGeometry};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
@@ -68,4 +69,6 @@ pub(crate) trait Kernels: Simd {
         acc: &mut [f32],
         start: direct::Start<'_>,
     );
+    /// `winograd::micro::run` for this instruction set.
+    fn winograd_tile<const NV: usize>(self, blk: &winograd::Block<'_>, m: &mut [f32], accumulate: bool);
 }

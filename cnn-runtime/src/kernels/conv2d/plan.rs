@@ -11,6 +11,7 @@
 //! on the stack, which a register-blocked micro-kernel multiplies by `mr`
 //! weight rows at a time, `nv` vectors of pixels wide.
 
+use super::winograd::plan::WinogradPlan;
 use super::Conv2dGeometry;
 
 /// Which vector algorithm runs a convolution.
@@ -43,6 +44,9 @@ pub(crate) enum Mode {
     /// mode for few channels (LeNet's first layers), where packing a patch
     /// matrix costs as much as the multiply-adds.
     Padded,
+    /// 3×3, stride 1, one group: Winograd F(2×2, 3×3), tiles in the vector
+    /// lanes (see `super::winograd`).
+    Winograd,
 }
 
 /// One instruction set's vector width and register-tile shapes.
@@ -59,6 +63,9 @@ pub(crate) struct Target {
     /// Accumulator registers a direct register tile may use (the rest hold
     /// its weight vectors and a broadcast input): bounds pixels × vectors.
     pub direct_accumulators: usize,
+    /// Candidate `(mr, nv)` register tiles of the Winograd mode's matrix
+    /// products (empty: no Winograd mode).
+    pub winograd_shapes: &'static [(usize, usize)],
 }
 
 /// AVX-512: 32 registers, 24 accumulators.
@@ -67,6 +74,7 @@ pub(crate) const AVX512: Target = Target {
     shapes: &[(8, 3), (6, 4), (12, 2)],
     direct_pixels: &[8, 7, 6, 5, 10],
     direct_accumulators: 24,
+    winograd_shapes: &[(16, 1)],
 };
 
 /// AVX2: 16 registers, 12 accumulators.
@@ -79,6 +87,7 @@ pub(crate) const AVX2: Target = Target {
     // conv 107 -> 185 µs), so it is not offered.
     direct_pixels: &[6],
     direct_accumulators: 12,
+    winograd_shapes: &[],
 };
 
 /// Most channel vectors per direct register tile.
@@ -192,10 +201,13 @@ pub(crate) struct Plan {
     pub ldb: usize,
     /// Direct mode: its tiling (unused by the other modes).
     pub direct: DirectPlan,
+    /// Winograd mode: its tiling (unused by the other modes; `mr` and `nv`
+    /// are its matrix products' register tile).
+    pub winograd: WinogradPlan,
 }
 
 impl Plan {
-    const PORTABLE: Plan = Plan {
+    pub(crate) const PORTABLE: Plan = Plan {
         mode: Mode::Portable,
         mr: 0,
         nv: 0,
@@ -213,6 +225,7 @@ impl Plan {
             xp_row: 0,
             max_cb: 0,
         },
+        winograd: WinogradPlan::NONE,
     };
 
     /// The plan for `g` (which must pass [`Conv2dGeometry::check`]) on `t`:
@@ -240,6 +253,12 @@ impl Plan {
                 best_cost = cost;
             }
             i += 1;
+        }
+        if let Some((plan, cost)) = super::winograd::plan::best(g, t) {
+            if cost < best_cost {
+                best = plan;
+                best_cost = cost;
+            }
         }
         let mut j = 0;
         while j < t.direct_pixels.len() {
@@ -515,6 +534,7 @@ const fn flat_plan(g: &Conv2dGeometry, mode: Mode, lanes: usize, mr: usize, nv: 
         kc: balanced_kc(k, ldb),
         ldb,
         direct: Plan::PORTABLE.direct,
+        winograd: WinogradPlan::NONE,
     }
 }
 
@@ -546,6 +566,7 @@ const fn rows_plan(g: &Conv2dGeometry, lanes: usize, mr: usize, nv: usize, k: us
             kc: balanced_kc(k, cols),
             ldb: cols,
             direct: Plan::PORTABLE.direct,
+            winograd: WinogradPlan::NONE,
         };
     }
     let max_rows = min(g.oh, MAX_TILE / g.ow);
@@ -577,6 +598,7 @@ const fn rows_plan_with(g: &Conv2dGeometry, width: usize, mr: usize, nv: usize, 
         kc: balanced_kc(k, ldb),
         ldb,
         direct: Plan::PORTABLE.direct,
+        winograd: WinogradPlan::NONE,
     }
 }
 

@@ -6,6 +6,7 @@ use super::kernels::Kernels;
 use super::micro::{self, Block, Start};
 use super::plan::{Mode, Plan};
 use super::tiled;
+use super::winograd::{self, micro as winograd_micro};
 use super::{depthwise, pack, padded, Conv2dGeometry};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::{Avx2, Avx512};
@@ -171,6 +172,22 @@ macro_rules! kernels {
                     _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
                 }
             }
+
+            #[inline(always)]
+            fn winograd_tile<const NV: usize>(self, blk: &winograd_micro::Block<'_>, m: &mut [f32], accumulate: bool) {
+                #[target_feature(enable = $features)]
+                #[inline(never)]
+                unsafe fn imp<const NV: usize>(
+                    s: $token,
+                    blk: &winograd_micro::Block<'_>,
+                    m: &mut [f32],
+                    accumulate: bool,
+                ) {
+                    winograd_micro::run::<$token, NV>(s, blk, m, accumulate)
+                }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { imp::<NV>(self, blk, m, accumulate) }
+            }
         }
     };
 }
@@ -196,30 +213,91 @@ pub(super) unsafe fn conv2d_avx512(
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let s = unsafe { Avx512::new_unchecked() };
+    // Each mode runs in its own outlined function, so the stack holds one
+    // mode's buffers at a time (LLVM does not overlap them all when they
+    // are inlined into one frame) and a call stays within ~96 KiB.
+    // SAFETY (each arm): the caller guarantees AVX-512F.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (8, 1) => direct::run::<_, 8, 1>(s, g, plan, input, weight, bias, act, output),
-            (8, 2) => direct::run::<_, 8, 2>(s, g, plan, input, weight, bias, act, output),
-            (7, 1) => direct::run::<_, 7, 1>(s, g, plan, input, weight, bias, act, output),
-            (7, 2) => direct::run::<_, 7, 2>(s, g, plan, input, weight, bias, act, output),
-            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, act, output),
-            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
-            (5, 1) => direct::run::<_, 5, 1>(s, g, plan, input, weight, bias, act, output),
-            (5, 2) => direct::run::<_, 5, 2>(s, g, plan, input, weight, bias, act, output),
-            (10, 1) => direct::run::<_, 10, 1>(s, g, plan, input, weight, bias, act, output),
-            (10, 2) => direct::run::<_, 10, 2>(s, g, plan, input, weight, bias, act, output),
+            (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, bias, act, output) },
+            (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, bias, act, output) },
+            (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, bias, act, output) },
+            (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, bias, act, output) },
+            (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, bias, act, output) },
+            (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, bias, act, output) },
+            (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, bias, act, output) },
+            (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, bias, act, output) },
+            (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, bias, act, output) },
+            (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, bias, act, output) },
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
-        (Mode::Padded, 8, 3) => padded::run::<_, 8, 3>(s, g, plan, input, weight, bias, act, output),
-        (Mode::Padded, 6, 4) => padded::run::<_, 6, 4>(s, g, plan, input, weight, bias, act, output),
-        (Mode::Padded, 12, 2) => padded::run::<_, 12, 2>(s, g, plan, input, weight, bias, act, output),
-        (_, 8, 3) => tiled::run::<_, 8, 3>(s, g, plan, input, weight, bias, act, output),
-        (_, 6, 4) => tiled::run::<_, 6, 4>(s, g, plan, input, weight, bias, act, output),
-        (_, 12, 2) => tiled::run::<_, 12, 2>(s, g, plan, input, weight, bias, act, output),
+        (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, act, output) },
+        (Mode::Winograd, _, _) => unreachable!("AVX-512 Winograd plans use plan::AVX512.winograd_shapes"),
+        (Mode::Padded, 8, 3) => unsafe { padded_avx512::<8, 3>(s, g, plan, input, weight, bias, act, output) },
+        (Mode::Padded, 6, 4) => unsafe { padded_avx512::<6, 4>(s, g, plan, input, weight, bias, act, output) },
+        (Mode::Padded, 12, 2) => unsafe { padded_avx512::<12, 2>(s, g, plan, input, weight, bias, act, output) },
+        (_, 8, 3) => unsafe { tiled_avx512::<8, 3>(s, g, plan, input, weight, bias, act, output) },
+        (_, 6, 4) => unsafe { tiled_avx512::<6, 4>(s, g, plan, input, weight, bias, act, output) },
+        (_, 12, 2) => unsafe { tiled_avx512::<12, 2>(s, g, plan, input, weight, bias, act, output) },
         _ => unreachable!("AVX-512 plans use the shapes of plan::AVX512"),
     }
 }
+
+/// Defines an outlined entry point running one mode's `run` for one
+/// instruction set.
+macro_rules! outlined {
+    ($(#[$doc:meta])* $name:ident, $token:ident, $features:literal, $module:ident, <$(const $param:ident: usize),*>) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<$(const $param: usize),*>(
+            s: $token,
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            weight: &[f32],
+            bias: Option<&[f32]>,
+            act: Activation,
+            output: &mut [f32],
+        ) {
+            $module::run::<_, $($param),*>(s, g, plan, input, weight, bias, act, output)
+        }
+    };
+}
+
+outlined!(
+    /// [`direct::run`] on AVX-512F.
+    direct_avx512, Avx512, "avx512f", direct, <const P: usize, const STRIDE: usize>
+);
+outlined!(
+    /// [`tiled::run`] on AVX-512F.
+    tiled_avx512, Avx512, "avx512f", tiled, <const MR: usize, const NV: usize>
+);
+outlined!(
+    /// [`padded::run`] on AVX-512F.
+    padded_avx512, Avx512, "avx512f", padded, <const MR: usize, const NV: usize>
+);
+outlined!(
+    /// [`winograd::run`] on AVX-512F.
+    winograd_avx512, Avx512, "avx512f", winograd, <const NV: usize>
+);
+outlined!(
+    /// [`direct::run`] on AVX2 with FMA.
+    direct_avx2, Avx2, "avx2,fma", direct, <const P: usize, const STRIDE: usize>
+);
+outlined!(
+    /// [`tiled::run`] on AVX2 with FMA.
+    tiled_avx2, Avx2, "avx2,fma", tiled, <const MR: usize, const NV: usize>
+);
+outlined!(
+    /// [`padded::run`] on AVX2 with FMA.
+    padded_avx2, Avx2, "avx2,fma", padded, <const MR: usize, const NV: usize>
+);
 
 /// [`super::conv2d_core`] on AVX2 with FMA, following `plan` (from
 /// [`super::plan::AVX2`]).
@@ -239,17 +317,20 @@ pub(super) unsafe fn conv2d_avx2(
 ) {
     // SAFETY: the caller guarantees AVX2 and FMA.
     let s = unsafe { Avx2::new_unchecked() };
+    // Outlined per mode, as on AVX-512: one mode's buffers on the stack.
+    // SAFETY (each arm): the caller guarantees AVX2 and FMA.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (6, 1) => direct::run::<_, 6, 1>(s, g, plan, input, weight, bias, act, output),
-            (6, 2) => direct::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
+            (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, bias, act, output) },
+            (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
             _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
         },
-        (Mode::Padded, 6, 2) => padded::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
-        (Mode::Padded, 4, 2) => padded::run::<_, 4, 2>(s, g, plan, input, weight, bias, act, output),
-        (_, 6, 2) => tiled::run::<_, 6, 2>(s, g, plan, input, weight, bias, act, output),
-        (_, 4, 2) => tiled::run::<_, 4, 2>(s, g, plan, input, weight, bias, act, output),
+        (Mode::Winograd, _, _) => unreachable!("plan::AVX2 has no Winograd mode"),
+        (Mode::Padded, 6, 2) => unsafe { padded_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
+        (Mode::Padded, 4, 2) => unsafe { padded_avx2::<4, 2>(s, g, plan, input, weight, bias, act, output) },
+        (_, 6, 2) => unsafe { tiled_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
+        (_, 4, 2) => unsafe { tiled_avx2::<4, 2>(s, g, plan, input, weight, bias, act, output) },
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
     }
 }

@@ -55,6 +55,16 @@ pub(crate) trait Simd: Copy {
     fn fma(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
     /// `a + b`.
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a - b`.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    /// `a * b`.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// Lane `i` is lane `idx[i]` of the `2 * LANES` lanes of `a` then `b`
+    /// (`0 <= idx[i] < 2 * LANES`), or zero where `m` is off.
+    fn maskz_permute2(self, m: Self::M, a: Self::V, b: Self::V, idx: Self::I) -> Self::V;
+    /// The lanes of `a` and `b` alternating, `a0 b0 a1 b1 ...`: the first
+    /// half of them, then the second.
+    fn interleave(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// Lane-wise maximum, NaN if either lane is NaN (PyTorch's pooling).
     fn max_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// Lane-wise minimum, NaN if either lane is NaN.
@@ -198,6 +208,47 @@ mod tests {
         if detected() >= Isa::Avx512 {
             // SAFETY: the CPU has AVX-512F.
             check_transpose(unsafe { Avx512::new_unchecked() });
+        }
+    }
+
+    /// Checks `maskz_permute2` against the definition on every index.
+    #[allow(dead_code)]
+    fn check_permute2<S: Simd>(s: S) {
+        let n = S::LANES;
+        let mut buf = [0.0f32; 32];
+        for (i, b) in buf.iter_mut().enumerate() {
+            *b = i as f32 + 1.0;
+        }
+        // SAFETY: `buf` holds 32 >= 2 * LANES floats.
+        let (a, b) = unsafe { (s.load(buf.as_ptr()), s.load(buf.as_ptr().add(n))) };
+        for shift in 0..2 * n {
+            let mut idx = [0i32; 16];
+            for (i, x) in idx.iter_mut().enumerate() {
+                *x = ((i * 7 + shift) % (2 * n)) as i32;
+            }
+            let m = s.first_lanes(n - 1);
+            let v = s.maskz_permute2(m, a, b, s.load_i32(&idx));
+            let mut out = [0.0f32; 16];
+            // SAFETY: `out` holds 16 >= LANES floats.
+            unsafe { s.store(out.as_mut_ptr(), v) };
+            for i in 0..n {
+                let want = if i < n - 1 { buf[idx[i] as usize] } else { 0.0 };
+                assert_eq!(out[i], want, "lane {i}, shift {shift}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn permutes() {
+        use crate::kernels::isa::{detected, Isa};
+        if detected() >= Isa::Avx2 {
+            // SAFETY: the CPU has AVX2 and FMA.
+            check_permute2(unsafe { Avx2::new_unchecked() });
+        }
+        if detected() >= Isa::Avx512 {
+            // SAFETY: the CPU has AVX-512F.
+            check_permute2(unsafe { Avx512::new_unchecked() });
         }
     }
 
