@@ -30,15 +30,15 @@ fn sequential<M: Model>(model: &M, inputs: &[M::Input], scratch: &mut M::Scratch
 /// How many chunks a batch of `batch` images is cut into: one per pool thread,
 /// never more than images or `limit` (the caller's scratches), never zero for
 /// a non-empty batch.
-#[cfg(feature = "rayon")]
-fn chunk_count(batch: usize, limit: usize) -> usize {
-    rayon::current_num_threads().min(batch).min(limit).max(1)
+#[cfg(any(test, feature = "rayon"))]
+fn chunk_count(batch: usize, limit: usize, threads: usize) -> usize {
+    threads.min(batch).min(limit).max(1)
 }
 
 /// Images per chunk so that `chunks` chunks cover the batch: the last chunk
 /// may be shorter, so a batch that is not a multiple of the thread count is
 /// still split `chunks` ways or fewer.
-#[cfg(feature = "rayon")]
+#[cfg(any(test, feature = "rayon"))]
 fn chunk_len(batch: usize, chunks: usize) -> usize {
     batch.div_ceil(chunks).max(1)
 }
@@ -60,7 +60,7 @@ pub(crate) fn forward_with<M: Model>(
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        let chunks = chunk_count(inputs.len(), scratches.len());
+        let chunks = chunk_count(inputs.len(), scratches.len(), rayon::current_num_threads());
         if chunks > 1 {
             let len = chunk_len(inputs.len(), chunks);
             inputs
@@ -85,7 +85,7 @@ pub(crate) fn forward<M: Model>(model: &M, inputs: &[M::Input], outputs: &mut [M
     #[cfg(feature = "rayon")]
     {
         use rayon::prelude::*;
-        let chunks = chunk_count(inputs.len(), usize::MAX);
+        let chunks = chunk_count(inputs.len(), usize::MAX, rayon::current_num_threads());
         if chunks > 1 {
             let len = chunk_len(inputs.len(), chunks);
             inputs
@@ -98,7 +98,7 @@ pub(crate) fn forward<M: Model>(model: &M, inputs: &[M::Input], outputs: &mut [M
     sequential(model, inputs, &mut M::Scratch::new_boxed(), outputs);
 }
 
-#[cfg(all(test, feature = "rayon"))]
+#[cfg(test)]
 mod tests {
     use super::{chunk_count, chunk_len};
 
@@ -107,19 +107,16 @@ mod tests {
     #[test]
     fn chunks_cover_every_batch() {
         for threads in 1..=5 {
-            let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-            pool.install(|| {
-                for batch in 1..=23 {
-                    for limit in [1, 2, 3, usize::MAX] {
-                        let chunks = chunk_count(batch, limit);
-                        assert!(chunks >= 1 && chunks <= threads.min(batch).min(limit));
-                        let len = chunk_len(batch, chunks);
-                        let made = batch.div_ceil(len);
-                        assert!(made <= chunks, "batch {batch}, {chunks} chunks of {len}");
-                        assert!(made * len >= batch && (made - 1) * len < batch);
-                    }
+            for batch in 1..=23 {
+                for limit in [1, 2, 3, usize::MAX] {
+                    let chunks = chunk_count(batch, limit, threads);
+                    assert!(chunks >= 1 && chunks <= threads.min(batch).min(limit));
+                    let len = chunk_len(batch, chunks);
+                    let made = batch.div_ceil(len);
+                    assert!(made <= chunks, "batch {batch}, {chunks} chunks of {len}");
+                    assert!(made * len >= batch && (made - 1) * len < batch);
                 }
-            });
+            }
         }
     }
 }
