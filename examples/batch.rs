@@ -12,9 +12,9 @@
 //! reported (the least disturbed), with the median beside it. On a machine
 //! shared with other work, wall-clock scaling says little, so the CPU time of
 //! all this process's threads is measured too (Linux): if a 2-thread batch
-//! costs as much CPU per image as a 1-thread one, the work scales and only
-//! the cores were busy elsewhere; time spent waiting for a core shows how
-//! busy.
+//! costs as much CPU per image as a 1-thread one, the work itself does not
+//! grow with the threads, and a low wall-clock scaling means the cores were
+//! busy elsewhere (check `uptime`).
 
 use cnn_runtime::{cnn_model, Model, ScratchSpace};
 use std::time::{Duration, Instant};
@@ -27,9 +27,8 @@ struct Config {
     name: String,
     run: Box<dyn FnMut()>,
     times: Vec<Duration>,
-    /// CPU time of all threads, and time they waited for a core, per repetition.
+    /// CPU time of all this process's threads, per repetition.
     cpu: Vec<Duration>,
-    waited: Vec<Duration>,
 }
 
 impl Config {
@@ -39,7 +38,6 @@ impl Config {
             run: Box::new(run),
             times: Vec::new(),
             cpu: Vec::new(),
-            waited: Vec::new(),
         }
     }
 
@@ -58,23 +56,25 @@ fn median(times: &[Duration]) -> Duration {
     times[times.len() / 2]
 }
 
-/// Summed over this process's threads: (time on a CPU, time runnable but
-/// waiting for one), from `/proc/self/task/*/schedstat`. Zero where there is
-/// no such file. Pool threads that sleep between batches add nothing.
-fn process_cpu() -> (Duration, Duration) {
+/// Time on a CPU summed over this process's threads, from
+/// `/proc/self/task/*/schedstat` (nanoseconds); zero where there is no such
+/// file. Pool threads asleep between batches add nothing; rayon's brief
+/// spinning before a worker sleeps is counted, as it is a real cost.
+fn process_cpu() -> Duration {
     let mut on_cpu = 0u64;
-    let mut waiting = 0u64;
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
             let Ok(stat) = std::fs::read_to_string(task.path().join("schedstat")) else {
                 continue;
             };
-            let mut fields = stat.split_whitespace().map(|f| f.parse::<u64>().unwrap_or(0));
-            on_cpu += fields.next().unwrap_or(0);
-            waiting += fields.next().unwrap_or(0);
+            on_cpu += stat
+                .split_whitespace()
+                .next()
+                .and_then(|ns| ns.parse().ok())
+                .unwrap_or(0);
         }
     }
-    (Duration::from_nanos(on_cpu), Duration::from_nanos(waiting))
+    Duration::from_nanos(on_cpu)
 }
 
 /// The machine's 1-minute load average, when Linux says it.
@@ -143,13 +143,11 @@ fn bench<M: Model + 'static>(batch: usize, reps: usize, threads: usize) {
     }
     for _ in 0..reps {
         for config in &mut configs {
-            let (cpu_before, waited_before) = process_cpu();
+            let cpu = process_cpu();
             let start = Instant::now();
             (config.run)();
             config.times.push(start.elapsed());
-            let (cpu_after, waited_after) = process_cpu();
-            config.cpu.push(cpu_after.saturating_sub(cpu_before));
-            config.waited.push(waited_after.saturating_sub(waited_before));
+            config.cpu.push(process_cpu().saturating_sub(cpu));
         }
     }
 
@@ -159,20 +157,19 @@ fn bench<M: Model + 'static>(batch: usize, reps: usize, threads: usize) {
         M::MACS as f64 / 1e6
     );
     println!(
-        "{:<36} {:>11} {:>13} {:>8} {:>14} {:>13}",
-        "", "best img/s", "median img/s", "GFLOP/s", "CPU µs/img", "waited µs/img"
+        "{:<36} {:>11} {:>13} {:>8} {:>11}",
+        "", "best img/s", "median img/s", "GFLOP/s", "CPU µs/img"
     );
     let per_second = |time: Duration| batch as f64 / time.as_secs_f64();
     let per_image = |time: Duration| time.as_secs_f64() * 1e6 / batch as f64;
     for config in &configs {
         println!(
-            "{:<36} {:>11.1} {:>13.1} {:>8.1} {:>14.1} {:>13.1}",
+            "{:<36} {:>11.1} {:>13.1} {:>8.1} {:>11.1}",
             config.name,
             per_second(config.best()),
             per_second(config.median()),
             per_second(config.best()) * 2.0 * M::MACS as f64 / 1e9,
             per_image(median(&config.cpu)),
-            per_image(median(&config.waited)),
         );
     }
     if configs.len() == 3 {
