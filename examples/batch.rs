@@ -48,6 +48,20 @@ impl Config {
     fn median(&self) -> Duration {
         median(&self.times)
     }
+
+    /// CPU time over wall time, the median over repetitions: how many cores
+    /// the run actually had. Under 2 on a 2-thread pool means other work held
+    /// the cores (Linux's autogroup scheduling gives each session one share,
+    /// however many threads it runs).
+    fn cores_used(&self) -> f64 {
+        let ratios: Vec<Duration> = self
+            .cpu
+            .iter()
+            .zip(&self.times)
+            .map(|(cpu, wall)| Duration::from_secs_f64(cpu.as_secs_f64() / wall.as_secs_f64()))
+            .collect();
+        median(&ratios).as_secs_f64()
+    }
 }
 
 fn median(times: &[Duration]) -> Duration {
@@ -157,19 +171,20 @@ fn bench<M: Model + 'static>(batch: usize, reps: usize, threads: usize) {
         M::MACS as f64 / 1e6
     );
     println!(
-        "{:<36} {:>11} {:>13} {:>8} {:>11}",
-        "", "best img/s", "median img/s", "GFLOP/s", "CPU µs/img"
+        "{:<36} {:>11} {:>13} {:>8} {:>11} {:>11}",
+        "", "best img/s", "median img/s", "GFLOP/s", "CPU µs/img", "cores used"
     );
     let per_second = |time: Duration| batch as f64 / time.as_secs_f64();
     let per_image = |time: Duration| time.as_secs_f64() * 1e6 / batch as f64;
     for config in &configs {
         println!(
-            "{:<36} {:>11.1} {:>13.1} {:>8.1} {:>11.1}",
+            "{:<36} {:>11.1} {:>13.1} {:>8.1} {:>11.1} {:>11.2}",
             config.name,
             per_second(config.best()),
             per_second(config.median()),
             per_second(config.best()) * 2.0 * M::MACS as f64 / 1e9,
             per_image(median(&config.cpu)),
+            config.cores_used(),
         );
     }
     if configs.len() == 3 {
