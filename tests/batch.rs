@@ -8,7 +8,7 @@
 use cnn_runtime::{cnn_model, Buffer, Model, ScratchSpace, ShapeError};
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 cnn_model!(pub struct CifarVgg = "models/cifar_vgg.toml");
 cnn_model!(pub struct MobileNetBlock = "models/mobilenet_block.toml");
@@ -180,20 +180,24 @@ fn threads_share_one_model() {
 struct Counting;
 
 thread_local! {
-    /// This thread's allocations count (the caller, or a counted pool's worker).
-    static COUNTED: Cell<bool> = const { Cell::new(false) };
+    /// The counting run this thread belongs to (the caller, or a worker of
+    /// that run's pool); 0 for none.
+    static RUN: Cell<usize> = const { Cell::new(0) };
 }
 
-/// Counting is on for the `COUNTED` threads.
-static ARMED: AtomicBool = AtomicBool::new(false);
-/// Allocations of exactly one scratch's size, and all others.
+/// The run whose threads are counted now; 0 when nothing is. Workers of an
+/// earlier run's pool still exiting (crossbeam's epoch handle allocates in
+/// its thread-local destructor) belong to another run and are not counted.
+static COUNTING: AtomicUsize = AtomicUsize::new(0);
+static NEXT_RUN: AtomicUsize = AtomicUsize::new(1);
 static SCRATCH_SIZED: AtomicUsize = AtomicUsize::new(0);
 static OTHER: AtomicUsize = AtomicUsize::new(0);
 /// The size that counts as a scratch: `SCRATCH_BYTES` of the model under test.
 static SCRATCH_SIZE: AtomicUsize = AtomicUsize::new(usize::MAX);
 
 fn note(layout: Layout) {
-    if ARMED.load(Ordering::SeqCst) && COUNTED.try_with(Cell::get).unwrap_or(false) {
+    let counting = COUNTING.load(Ordering::SeqCst);
+    if counting != 0 && RUN.try_with(Cell::get) == Ok(counting) {
         let counter = if layout.size() == SCRATCH_SIZE.load(Ordering::SeqCst) {
             &SCRATCH_SIZED
         } else {
@@ -229,13 +233,13 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-/// Allocations during `f`: (scratch-sized, other).
-fn counted(f: impl FnOnce()) -> (usize, usize) {
+/// Allocations of `run`'s threads during `f`: (scratch-sized, other).
+fn counted(run: usize, f: impl FnOnce()) -> (usize, usize) {
     SCRATCH_SIZED.store(0, Ordering::SeqCst);
     OTHER.store(0, Ordering::SeqCst);
-    ARMED.store(true, Ordering::SeqCst);
+    COUNTING.store(run, Ordering::SeqCst);
     f();
-    ARMED.store(false, Ordering::SeqCst);
+    COUNTING.store(0, Ordering::SeqCst);
     (SCRATCH_SIZED.load(Ordering::SeqCst), OTHER.load(Ordering::SeqCst))
 }
 
@@ -248,36 +252,42 @@ enum Caller {
     OutsidePool,
 }
 
-/// Calls `call` under the counter as `caller` says; returns the counts.
+/// Calls `call` under the counter as `caller` says, after one warm-up call;
+/// returns the counts of three calls.
 #[cfg(feature = "rayon")]
 fn run_counted(threads: usize, caller: Caller, mut call: impl FnMut() + Send) -> Vec<(usize, usize)> {
+    let run = NEXT_RUN.fetch_add(1, Ordering::SeqCst);
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(threads)
-        .start_handler(|_| COUNTED.with(|c| c.set(true)))
+        .start_handler(move |_| RUN.with(|r| r.set(run)))
         .build()
         .expect("thread pool");
-    COUNTED.with(|c| c.set(true));
+    // Every worker past its start-up allocations before anything is counted:
+    // a batch of one never reaches the second worker to wait for it.
+    pool.broadcast(|_| ());
+    RUN.with(|r| r.set(run));
     let counts = match caller {
         Caller::InsidePool => pool.install(|| {
             // Warm-up: a worker's first steal registers it with the queues.
             call();
-            (0..3).map(|_| counted(&mut call)).collect()
+            (0..3).map(|_| counted(run, &mut call)).collect()
         }),
         Caller::OutsidePool => {
             pool.install(&mut call);
-            (0..3).map(|_| counted(|| pool.install(&mut call))).collect()
+            (0..3).map(|_| counted(run, || pool.install(&mut call))).collect()
         }
     };
-    COUNTED.with(|c| c.set(false));
+    RUN.with(|r| r.set(0));
     counts
 }
 
 #[cfg(not(feature = "rayon"))]
 fn run_counted(_threads: usize, _caller: Caller, mut call: impl FnMut() + Send) -> Vec<(usize, usize)> {
-    COUNTED.with(|c| c.set(true));
+    let run = NEXT_RUN.fetch_add(1, Ordering::SeqCst);
+    RUN.with(|r| r.set(run));
     call();
-    let counts = (0..3).map(|_| counted(&mut call)).collect();
-    COUNTED.with(|c| c.set(false));
+    let counts = (0..3).map(|_| counted(run, &mut call)).collect();
+    RUN.with(|r| r.set(0));
     counts
 }
 
