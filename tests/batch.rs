@@ -117,6 +117,27 @@ fn batches_match_forward_per_image_on_every_pool_size() {
     }
 }
 
+/// Scratches go on the heap, never on a worker's stack: the MobileNet block's
+/// scratch is more than twice the stack of this pool's workers, which would
+/// overflow if a chunk put its scratch there.
+#[cfg(feature = "rayon")]
+#[test]
+fn large_scratches_stay_off_worker_stacks() {
+    const STACK: usize = 512 * 1024;
+    const { assert!(MobileNetBlock::SCRATCH_BYTES > 2 * STACK) };
+    let model = MobileNetBlock::from_fn(weight);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .stack_size(STACK)
+        .build()
+        .expect("thread pool");
+    let inputs = images::<MobileNetBlock>(5, 3);
+    let mut outputs = unwritten(inputs.len());
+    pool.install(|| model.forward_batch(&inputs, &mut outputs))
+        .expect("lengths match");
+    assert_eq!(bits(&outputs), bits(&one_by_one(&model, &inputs)));
+}
+
 #[test]
 fn one_output_per_input_or_nothing_runs() {
     let model = CifarVgg::from_fn(weight);
