@@ -10,6 +10,9 @@
 //! - weight loading from PyTorch `state_dict`s saved as safetensors
 //!   ([`Model::from_safetensors`], with the `alloc` feature).
 //!
+//! Features: `std` (default) and `alloc` for loading weights; `rayon` (off by
+//! default, needs `std`) runs [`Model::forward_batch`] across all cores.
+//!
 //! ```
 //! use cnn_runtime::{cnn_model, Model};
 //!
@@ -36,6 +39,7 @@ extern crate alloc;
 #[cfg(feature = "std")]
 extern crate std;
 
+mod batch;
 #[cfg(feature = "alloc")]
 mod header;
 pub mod kernels;

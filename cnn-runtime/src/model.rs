@@ -20,9 +20,11 @@ pub const STACK_SCRATCH_LIMIT: usize = 512 * 1024;
 /// tensor of the wrong size.
 ///
 /// Inference never allocates and takes `&self`, so one model can be shared by
-/// many threads. Activations live in a [`Model::Scratch`] buffer: on the stack for
-/// small models ([`Model::forward`]), or caller-provided for large ones
-/// ([`Model::forward_with`]).
+/// many threads (the trait requires `Sync`). Activations live in a
+/// [`Model::Scratch`] buffer: on the stack for small models ([`Model::forward`]),
+/// or caller-provided for large ones ([`Model::forward_with`]). Batches go
+/// through [`Model::forward_batch`] and [`Model::forward_batch_with`], across
+/// all cores with the `rayon` feature.
 ///
 /// ```
 /// use cnn_runtime::{cnn_model, Model};
@@ -47,14 +49,14 @@ pub const STACK_SCRATCH_LIMIT: usize = 512 * 1024;
 /// #     v
 /// # }
 /// ```
-pub trait Model: Sized {
+pub trait Model: Sized + Sync {
     /// The input tensor, `[[[f32; W]; H]; C]` (or `[f32; N]` for a flat input).
-    type Input: Pod;
+    type Input: Pod + Sync;
     /// The output tensor, e.g. `[f32; 10]` for a classifier.
-    type Output: Pod;
+    type Output: Pod + Send;
     /// Activation memory for one inference: two ping-pong buffers sized for the
     /// largest intermediate tensors. See [`crate::Scratch`].
-    type Scratch: ScratchSpace;
+    type Scratch: ScratchSpace + Send;
 
     /// The struct's name as written in the description.
     const NAME: &'static str;
@@ -197,6 +199,109 @@ pub trait Model: Sized {
         let input = Self::input_from_slice(input)?;
         let output = Self::output_from_slice_mut(output)?;
         self.forward_with(input, scratch, output);
+        Ok(())
+    }
+
+    /// Runs inference on a batch: `outputs[i]` becomes the output for
+    /// `inputs[i]`, bitwise what [`Model::forward_with`] gives for that image.
+    ///
+    /// Without the `rayon` feature the images run one after another on the
+    /// calling thread. With it, the batch is cut into one contiguous chunk per
+    /// thread of the current rayon pool (the global pool, or the one this call
+    /// runs in via `ThreadPool::install`), never more chunks than images.
+    ///
+    /// Allocation: one heap allocation per chunk per call, the chunk's zeroed
+    /// [`Model::Scratch`] (never on a stack, so models of any size are fine on
+    /// rayon's worker threads), and none for an empty batch: one without
+    /// `rayon`, at most the pool's thread count with it, whatever the batch
+    /// size. Called from outside the pool, rayon's injector queue also
+    /// allocates one block per 63 calls. To allocate no scratch, keep them
+    /// across calls with [`Model::forward_batch_with`].
+    ///
+    /// ```
+    /// use cnn_runtime::{cnn_model, Model};
+    ///
+    /// cnn_model! {
+    ///     struct Net {
+    ///         input: [1, 8, 8],
+    ///         conv: Conv2d(1, 2, 3, padding = 1),
+    ///         relu: ReLU,
+    ///         pool: MaxPool2d(2),
+    ///         flatten: Flatten,
+    ///         fc: Linear(32, 3),
+    ///     }
+    /// }
+    ///
+    /// let model = Net::from_fn(|_, i| (i % 7) as f32 * 0.1 - 0.3);
+    /// let images: Vec<[[[f32; 8]; 8]; 1]> = (0..5).map(|i| [[[i as f32 * 0.25; 8]; 8]]).collect();
+    /// let mut outputs = vec![[0.0f32; 3]; images.len()];
+    /// model.forward_batch(&images, &mut outputs).unwrap();
+    /// for (image, output) in images.iter().zip(&outputs) {
+    ///     assert_eq!(*output, model.forward(image));
+    /// }
+    ///
+    /// // One output per input, or nothing runs.
+    /// assert!(model.forward_batch(&images, &mut outputs[..4]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShapeError`] (about the output, counted in `f32` values) when
+    /// `outputs.len() != inputs.len()`; nothing is computed then.
+    #[cfg(feature = "alloc")]
+    fn forward_batch(&self, inputs: &[Self::Input], outputs: &mut [Self::Output]) -> Result<(), ShapeError> {
+        crate::batch::check_lengths::<Self>(inputs.len(), outputs.len())?;
+        crate::batch::forward(self, inputs, outputs);
+        Ok(())
+    }
+
+    /// [`Model::forward_batch`] with caller-provided activation memory: never
+    /// allocates (apart from rayon's injector block per 63 calls from outside
+    /// the pool), and works without `alloc` (sequentially) too.
+    ///
+    /// Without the `rayon` feature only `scratches[0]` is used. With it the
+    /// batch is cut into at most `scratches.len()` chunks (and at most one per
+    /// pool thread), chunk `k` running on its own thread with `scratches[k]`:
+    /// pass one scratch per thread, e.g. from
+    /// [`ScratchSpace::new_boxed_slice`]`(rayon::current_num_threads())`, and
+    /// reuse them for every batch. Results are bitwise the per-image
+    /// [`Model::forward_with`] results however the batch is cut.
+    ///
+    /// ```
+    /// use cnn_runtime::{cnn_model, Model, ScratchSpace};
+    ///
+    /// cnn_model! {
+    ///     struct Net {
+    ///         input: [2, 4, 4],
+    ///         conv: Conv2d(2, 4, 3, padding = 1),
+    ///         relu: ReLU,
+    ///         gap: AdaptiveAvgPool2d(1),
+    ///         flatten: Flatten,
+    ///     }
+    /// }
+    ///
+    /// let model = Net::from_fn(|_, i| (i % 5) as f32 * 0.2 - 0.4);
+    /// let images = vec![[[[0.5f32; 4]; 4]; 2]; 7];
+    /// let mut outputs = vec![[0.0f32; 4]; 7];
+    /// // Allocated once, reused for every batch.
+    /// let mut scratches = <Net as Model>::Scratch::new_boxed_slice(2);
+    /// model.forward_batch_with(&images, &mut scratches, &mut outputs).unwrap();
+    /// assert!(outputs.iter().all(|output| *output == model.forward(&images[0])));
+    /// ```
+    ///
+    /// # Errors
+    /// [`ShapeError`] (about the output, counted in `f32` values) when
+    /// `outputs.len() != inputs.len()`; nothing is computed then.
+    ///
+    /// # Panics
+    /// When `scratches` is empty and `inputs` is not.
+    fn forward_batch_with(
+        &self,
+        inputs: &[Self::Input],
+        scratches: &mut [Self::Scratch],
+        outputs: &mut [Self::Output],
+    ) -> Result<(), ShapeError> {
+        crate::batch::check_lengths::<Self>(inputs.len(), outputs.len())?;
+        crate::batch::forward_with(self, inputs, scratches, outputs);
         Ok(())
     }
 

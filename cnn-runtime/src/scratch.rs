@@ -26,6 +26,18 @@ pub trait ScratchSpace: Sized {
     #[cfg(feature = "alloc")]
     fn new_boxed() -> alloc::boxed::Box<Self>;
 
+    /// `n` zeroed scratches in one heap allocation (no stack copy): one per
+    /// thread for [`crate::Model::forward_batch_with`].
+    ///
+    /// ```
+    /// use cnn_runtime::{Scratch, ScratchSpace};
+    ///
+    /// let scratches = Scratch::<1024, 512>::new_boxed_slice(4);
+    /// assert_eq!(scratches.len(), 4);
+    /// ```
+    #[cfg(feature = "alloc")]
+    fn new_boxed_slice(n: usize) -> alloc::boxed::Box<[Self]>;
+
     /// The two buffers, for the generated forward pass.
     #[doc(hidden)]
     fn split(&mut self) -> (&mut [f32], &mut [f32]);
@@ -60,6 +72,11 @@ impl<const A: usize, const B: usize> ScratchSpace for Scratch<A, B> {
     #[cfg(feature = "alloc")]
     fn new_boxed() -> alloc::boxed::Box<Self> {
         bytemuck::zeroed_box()
+    }
+
+    #[cfg(feature = "alloc")]
+    fn new_boxed_slice(n: usize) -> alloc::boxed::Box<[Self]> {
+        bytemuck::zeroed_slice_box(n)
     }
 
     fn split(&mut self) -> (&mut [f32], &mut [f32]) {

@@ -1,7 +1,7 @@
 //! The firmware path, proven: this crate is `#![no_std]`, uses no allocator,
 //! and depends on `cnn-runtime` without its `std` and `alloc` features. It
-//! embeds the trained MNIST LeNet-5 and classifies a 28x28 image with
-//! activations on the stack.
+//! embeds the trained MNIST LeNet-5 and classifies a 28x28 image (or a batch
+//! of them) with activations on the stack.
 //!
 //! Build it alone (`cargo build -p cnn-no-std-check`) so that Cargo does not
 //! unify `cnn-runtime`'s features with the rest of the workspace.
@@ -30,8 +30,8 @@ cnn_model! {
     }
 }
 
-/// The digit in a 28x28 grayscale image of raw pixels (0..=255).
-pub fn classify(pixels: &[[u8; 28]; 28]) -> u8 {
+/// The model's input for a 28x28 image of raw pixels (0..=255).
+fn normalise(pixels: &[[u8; 28]; 28]) -> [[[f32; 28]; 28]; 1] {
     let mut image = [[[0.0f32; 28]; 28]; 1];
     for (row, pixel_row) in image[0].iter_mut().zip(pixels) {
         for (value, pixel) in row.iter_mut().zip(pixel_row) {
@@ -39,7 +39,11 @@ pub fn classify(pixels: &[[u8; 28]; 28]) -> u8 {
             *value = (f32::from(*pixel) / 255.0 - 0.1307) / 0.3081;
         }
     }
-    let logits = Digits::embedded().forward(&image);
+    image
+}
+
+/// The digit with the largest logit (the first, on a tie).
+fn argmax(logits: &[f32; 10]) -> u8 {
     let mut best = 0;
     for (digit, logit) in logits.iter().enumerate() {
         if *logit > logits[best] {
@@ -47,4 +51,35 @@ pub fn classify(pixels: &[[u8; 28]; 28]) -> u8 {
         }
     }
     best as u8
+}
+
+/// The digit in a 28x28 grayscale image of raw pixels (0..=255).
+pub fn classify(pixels: &[[u8; 28]; 28]) -> u8 {
+    argmax(&Digits::embedded().forward(&normalise(pixels)))
+}
+
+/// The digits of many images, `digits[i]` for `images[i]`, through
+/// `forward_batch_with`: groups of 8 images and one scratch on the stack,
+/// no allocator.
+///
+/// # Panics
+/// When `digits` and `images` differ in length.
+pub fn classify_batch(images: &[[[u8; 28]; 28]], digits: &mut [u8]) {
+    const GROUP: usize = 8;
+    assert_eq!(images.len(), digits.len(), "one digit per image");
+    let mut scratch = [<Digits as Model>::Scratch::new()];
+    let mut inputs = [[[[0.0f32; 28]; 28]; 1]; GROUP];
+    let mut logits = [[0.0f32; 10]; GROUP];
+    for (images, digits) in images.chunks(GROUP).zip(digits.chunks_mut(GROUP)) {
+        for (input, pixels) in inputs.iter_mut().zip(images) {
+            *input = normalise(pixels);
+        }
+        let n = images.len();
+        Digits::embedded()
+            .forward_batch_with(&inputs[..n], &mut scratch, &mut logits[..n])
+            .expect("one output per input");
+        for (digit, logits) in digits.iter_mut().zip(&logits) {
+            *digit = argmax(logits);
+        }
+    }
 }
