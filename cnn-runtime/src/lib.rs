@@ -143,7 +143,7 @@ pub mod __private;
 /// keywords, duplicate names and keys are all checked, and one build reports
 /// every error, each at the argument to change.
 pub use cnn_macros::cnn_model;
-pub use model::Model;
+pub use model::{Model, STACK_SCRATCH_LIMIT};
 pub use param::{Param, ParamSpec};
 pub use scratch::{Scratch, ScratchSpace};
 pub use shape_error::{Buffer, ShapeError};
