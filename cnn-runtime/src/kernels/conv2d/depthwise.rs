@@ -95,15 +95,7 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
                 }
                 span!(0 1 2 3 4 5 6 7 8 9 10);
                 act.apply_tile(s, &mut acc);
-                for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
-                    let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
-                    for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {
-                        let j = j0 + v;
-                        // SAFETY: `store` enables the lanes of vector `j`
-                        // inside the row: `j * lanes .. min((j + 1) * lanes, ow)`.
-                        unsafe { s.mask_store(row.as_mut_ptr().add(j * lanes), s.mask_from_bits(table.store[j]), a) };
-                    }
-                }
+                store_block(s, g, &table, (oy0, j0), &acc, out);
             }
         }
     }
@@ -137,22 +129,7 @@ impl<S: Simd> Block<'_, S> {
         // In range: 0 <= iy < h.
         let src = self.channel[iy as usize * g.w..][..g.w].as_ptr();
         for kx in 0..K {
-            let t = self.table;
-            let (offsets, los, his) = (&t.offset[kx][j0..], &t.lo[kx][j0..], &t.hi[kx][j0..]);
-            let mut x = [s.zero(); VECS];
-            for (v, x) in x.iter_mut().enumerate() {
-                let p = src.wrapping_offset(offsets[v]);
-                // SAFETY: the table enables only elements inside this input
-                // row (asserted when it was built); disabled lanes are not
-                // accessed.
-                *x = unsafe {
-                    if STRIDE == 1 {
-                        s.maskz_load(p, s.mask_from_bits(los[v]))
-                    } else {
-                        s.maskz_load_pairs_even(p, s.mask_from_bits(los[v]), s.mask_from_bits(his[v]))
-                    }
-                };
-            }
+            let x = load_vectors::<S, STRIDE>(s, self.table, src, kx, j0);
             for (r, acc) in acc.iter_mut().enumerate() {
                 if I >= r * STRIDE && I - r * STRIDE < K {
                     let w = s.splat(self.filter[(I - r * STRIDE) * K + kx]);
@@ -218,21 +195,7 @@ fn run_stride<S: Simd, const STRIDE: usize>(
                     // In range: 0 <= iy < h.
                     let src = channel[iy as usize * g.w..][..g.w].as_ptr();
                     for kx in 0..g.kw {
-                        let (offsets, los, his) = (&table.offset[kx][j0..], &table.lo[kx][j0..], &table.hi[kx][j0..]);
-                        let mut x = [s.zero(); VECS];
-                        for (v, x) in x.iter_mut().enumerate() {
-                            let p = src.wrapping_offset(offsets[v]);
-                            // SAFETY: the table enables only elements inside
-                            // this input row (asserted when it was built);
-                            // disabled lanes are not accessed.
-                            *x = unsafe {
-                                if STRIDE == 1 {
-                                    s.maskz_load(p, s.mask_from_bits(los[v]))
-                                } else {
-                                    s.maskz_load_pairs_even(p, s.mask_from_bits(los[v]), s.mask_from_bits(his[v]))
-                                }
-                            };
-                        }
+                        let x = load_vectors::<S, STRIDE>(s, &table, src, kx, j0);
                         for (acc, &ky) in acc.iter_mut().zip(&ky_of) {
                             if ky != usize::MAX {
                                 let w = s.splat(filter[ky * g.kw + kx]);
@@ -244,16 +207,60 @@ fn run_stride<S: Simd, const STRIDE: usize>(
                     }
                 }
                 act.apply_tile(s, &mut acc);
-                for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
-                    let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
-                    for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {
-                        let j = j0 + v;
-                        // SAFETY: `store` enables the lanes of vector `j`
-                        // inside the row: `j * lanes .. min((j + 1) * lanes, ow)`.
-                        unsafe { s.mask_store(row.as_mut_ptr().add(j * lanes), s.mask_from_bits(table.store[j]), a) };
-                    }
-                }
+                store_block(s, g, &table, (oy0, j0), &acc, out);
             }
+        }
+    }
+}
+
+/// The `VECS` vectors of an input row that kernel column `kx` multiplies
+/// into output vectors `j0 ..` of a row (zeros where the table enables no
+/// element: padding, or past the row).
+#[inline(always)]
+fn load_vectors<S: Simd, const STRIDE: usize>(
+    s: S,
+    table: &ColumnTable,
+    src: *const f32,
+    kx: usize,
+    j0: usize,
+) -> [S::V; VECS] {
+    let (offsets, los, his) = (&table.offset[kx][j0..], &table.lo[kx][j0..], &table.hi[kx][j0..]);
+    let mut x = [s.zero(); VECS];
+    for (v, x) in x.iter_mut().enumerate() {
+        let p = src.wrapping_offset(offsets[v]);
+        // SAFETY: the table enables only elements inside the input row `src`
+        // points to (asserted when it was built); disabled lanes are not
+        // accessed.
+        *x = unsafe {
+            if STRIDE == 1 {
+                s.maskz_load(p, s.mask_from_bits(los[v]))
+            } else {
+                s.maskz_load_pairs_even(p, s.mask_from_bits(los[v]), s.mask_from_bits(his[v]))
+            }
+        };
+    }
+    x
+}
+
+/// Stores a block's accumulators: output rows `oy0 ..` (those below `oh`),
+/// vectors `j0 ..` of each row (those the table has).
+#[inline(always)]
+fn store_block<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    table: &ColumnTable,
+    (oy0, j0): (usize, usize),
+    acc: &[[S::V; VECS]; ROWS],
+    out: &mut [f32],
+) {
+    let lanes = S::LANES;
+    for (r, acc) in acc.iter().enumerate().take(g.oh - oy0) {
+        let row = &mut out[(oy0 + r) * g.ow..][..g.ow];
+        for (v, &a) in acc.iter().enumerate().take(table.vecs - j0) {
+            let j = j0 + v;
+            // SAFETY: `store` enables the lanes of vector `j` inside the row:
+            // `j * lanes .. min((j + 1) * lanes, ow)`.
+            unsafe { s.mask_store(row.as_mut_ptr().add(j * lanes), s.mask_from_bits(table.store[j]), a) };
         }
     }
 }
