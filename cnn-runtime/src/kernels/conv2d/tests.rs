@@ -205,6 +205,39 @@ fn geometry(groups: usize, cin: usize, cout: usize, y: Axis, x: Axis) -> Conv2dG
     }
 }
 
+/// A square, undilated conv layer as the zoo models have them: `cin` x `h`
+/// x `h` in, `cout` x `oh` x `oh` out, a `k` x `k` kernel, stride `s` and
+/// padding `p` both ways.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn square_conv(
+    cin: usize,
+    h: usize,
+    cout: usize,
+    oh: usize,
+    k: usize,
+    s: usize,
+    p: usize,
+    groups: usize,
+) -> Conv2dGeometry {
+    Conv2dGeometry {
+        cin,
+        h,
+        w: h,
+        cout,
+        oh,
+        ow: oh,
+        kh: k,
+        kw: k,
+        sh: s,
+        sw: s,
+        pt: p,
+        pl: p,
+        dh: 1,
+        dw: 1,
+        groups,
+    }
+}
+
 /// Runs `plan` on the instruction set it was made for, if the CPU has it.
 pub(super) fn run_plan(
     t: &Target,
@@ -756,23 +789,7 @@ fn zoo_layer_shapes() {
 /// accepted.
 #[test]
 fn zoo_layers_get_the_measured_best_modes() {
-    let conv = |cin, h, cout, oh, k, s, p, groups| Conv2dGeometry {
-        cin,
-        h,
-        w: h,
-        cout,
-        oh,
-        ow: oh,
-        kh: k,
-        kw: k,
-        sh: s,
-        sw: s,
-        pt: p,
-        pl: p,
-        dh: 1,
-        dw: 1,
-        groups,
-    };
+    let conv = square_conv;
     let either = &[Mode::Flat, Mode::Direct, Mode::Winograd][..];
     for (name, g, modes) in [
         ("vgg conv1_1", conv(3, 32, 32, 32, 3, 1, 1, 1), &[Mode::Padded][..]),
@@ -800,23 +817,7 @@ fn zoo_layers_get_the_measured_best_modes() {
 #[test]
 #[ignore = "timing, not correctness"]
 fn isa_timings() {
-    let conv = |cin, h, cout, oh, k, s, p, groups| Conv2dGeometry {
-        cin,
-        h,
-        w: h,
-        cout,
-        oh,
-        ow: oh,
-        kh: k,
-        kw: k,
-        sh: s,
-        sw: s,
-        pt: p,
-        pl: p,
-        dh: 1,
-        dw: 1,
-        groups,
-    };
+    let conv = square_conv;
     for (name, g) in [
         ("vgg conv1_2", conv(32, 32, 32, 32, 3, 1, 1, 1)),
         ("vgg conv2_2", conv(64, 16, 64, 16, 3, 1, 1, 1)),
@@ -879,23 +880,7 @@ fn isa_timings_wrapper() {
 #[test]
 #[ignore = "timing, not correctness"]
 fn winograd_timings() {
-    let conv = |cin, h, cout| Conv2dGeometry {
-        cin,
-        h,
-        w: h,
-        cout,
-        oh: h,
-        ow: h,
-        kh: 3,
-        kw: 3,
-        sh: 1,
-        sw: 1,
-        pt: 1,
-        pl: 1,
-        dh: 1,
-        dw: 1,
-        groups: 1,
-    };
+    let conv = |cin, h, cout| square_conv(cin, h, cout, h, 3, 1, 1, 1);
     let without = Target {
         winograd_shapes: &[],
         ..plan::AVX512

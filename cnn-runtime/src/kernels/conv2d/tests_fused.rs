@@ -6,7 +6,7 @@ extern crate alloc;
 extern crate std;
 
 use super::plan::{self, Plan};
-use super::tests::{case, check_plan_invariants, run_plan_fused, wide_case, Case};
+use super::tests::{case, check_plan_invariants, run_plan_fused, square_conv, wide_case, Case};
 use super::*;
 use crate::kernels::isa::for_each_isa;
 use crate::kernels::reference;
@@ -212,23 +212,7 @@ fn wrapper_lenet_layers_fused() {
 #[ignore = "timing, not correctness"]
 fn plan_timings() {
     use crate::kernels::test_util::fill_vec;
-    let conv = |cin, h, cout, oh, k, p| Conv2dGeometry {
-        cin,
-        h,
-        w: h,
-        cout,
-        oh,
-        ow: oh,
-        kh: k,
-        kw: k,
-        sh: 1,
-        sw: 1,
-        pt: p,
-        pl: p,
-        dh: 1,
-        dw: 1,
-        groups: 1,
-    };
+    let conv = |cin, h, cout, oh, k, p| square_conv(cin, h, cout, oh, k, 1, p, 1);
     for (name, g) in [
         ("lenet conv1", conv(1, 28, 6, 28, 5, 2)),
         ("lenet conv2", conv(6, 14, 16, 10, 5, 0)),
