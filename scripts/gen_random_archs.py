@@ -41,13 +41,16 @@ import math
 import os
 import random
 import sys
-import tempfile
 import warnings
 
-import safetensors.torch
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# The golden generator's helpers where the two agree exactly; Chain (which
+# traces shapes after each layer here) and randomise (other distributions)
+# differ on purpose.
+from gen_golden import MinPool2d, pair, safetensors_bytes  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "random")
@@ -79,17 +82,6 @@ FEATURES = {
 # --------------------------------------------------------------------------
 # Layers
 # --------------------------------------------------------------------------
-
-
-class MinPool2d(nn.Module):
-    """The product's MinPool2d: -max_pool2d(-x) (padding never wins)."""
-
-    def __init__(self, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False):
-        super().__init__()
-        self.args = (kernel_size, stride if stride is not None else kernel_size, padding, dilation, ceil_mode)
-
-    def forward(self, x):
-        return -F.max_pool2d(-x, *self.args)
 
 
 def spell(v, python_bools):
@@ -190,10 +182,6 @@ def axis_output(n, k, s, before, after, d, rounding):
         ceil = floor + 1
         return (floor if (ceil - 1) * s >= n + before else ceil), True
     return floor, True  # "exact": the caller adds rounding = "floor"
-
-
-def pair(v):
-    return tuple(v) if isinstance(v, tuple) else (v, v)
 
 
 def maybe_pair(rng, low, high, pair_chance=0.25):
@@ -558,14 +546,6 @@ def randomise(model, gen):
                 module.running_mean.copy_(torch.randn(c, generator=gen) * 0.5)
                 module.running_var.copy_(torch.empty(c).uniform_(0.05, 2.0, generator=gen))
                 module.num_batches_tracked.fill_(100)
-
-
-def safetensors_bytes(tensors):
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "t.safetensors")
-        safetensors.torch.save_file(tensors, path)
-        with open(path, "rb") as f:
-            return f.read()
 
 
 def run(name, input_shape, layers, shapes, gen):
