@@ -6,7 +6,11 @@
 //! The selects are also compiled for AVX-512 and AVX2 and picked at run time
 //! (see [`super::isa`]): the same source, so the same NaN semantics.
 
+#[cfg(target_arch = "x86_64")]
+use super::epilogue::Activation;
 use super::isa::{self, Isa};
+#[cfg(target_arch = "x86_64")]
+use super::simd::{Avx2, Avx512, Simd};
 
 /// Runs `$body` (a loop over `$x`) compiled for the best instruction set
 /// the CPU has.
@@ -55,37 +59,43 @@ fn relu_loop(x: &mut [f32]) {
     }
 }
 
-/// [`relu_loop`] with explicit vectors: compiled for AVX2, LLVM turns the
-/// loop's select into a conditional store (`vmaskmovps`), which AMD CPUs run
-/// in microcode, ten times slower than a plain store (MobileNet's 200 K
-/// element ReLU: 84 µs). `vmaxps` returns its second operand when either is
-/// NaN or both are zero, so `max(0, x)` keeps NaN and -0.0 as the loop does.
+/// [`relu_loop`] with explicit vectors, through the fused epilogue's ReLU
+/// ([`Activation::apply_vec`]), so the standalone and fused kernels share one
+/// vector op: compiled for AVX2, LLVM turns the loop's select into a
+/// conditional store (`vmaskmovps`), which AMD CPUs run in microcode, ten
+/// times slower than a plain store (MobileNet's 200 K element ReLU: 84 µs).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn relu_vectors<S: Simd>(s: S, x: &mut [f32]) {
+    let mut chunks = x.chunks_exact_mut(S::LANES);
+    for chunk in &mut chunks {
+        let p = chunk.as_mut_ptr();
+        // SAFETY: `p` points to the `LANES` floats of this chunk.
+        unsafe { s.store(p, Activation::Relu.apply_vec(s, s.load(p))) };
+    }
+    relu_loop(chunks.into_remainder());
+}
+
+/// [`relu_vectors`] on AVX2.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
 unsafe fn relu_avx2(x: &mut [f32]) {
-    use core::arch::x86_64::{_mm256_loadu_ps, _mm256_max_ps, _mm256_setzero_ps, _mm256_storeu_ps};
-    let (chunks, tail) = x.as_chunks_mut::<8>();
-    for chunk in chunks {
-        let p = chunk.as_mut_ptr();
-        // SAFETY: `p` points to 8 floats of this chunk.
-        unsafe { _mm256_storeu_ps(p, _mm256_max_ps(_mm256_setzero_ps(), _mm256_loadu_ps(p))) };
-    }
-    relu_loop(tail);
+    // SAFETY: the caller guarantees AVX2 and FMA.
+    relu_vectors(unsafe { Avx2::new_unchecked() }, x)
 }
 
-/// [`relu_avx2`] for AVX-512F (where the loop's masked store would be
-/// cheap, but one path is simpler to reason about).
+/// [`relu_vectors`] on AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
 unsafe fn relu_avx512(x: &mut [f32]) {
-    use core::arch::x86_64::{_mm512_loadu_ps, _mm512_max_ps, _mm512_setzero_ps, _mm512_storeu_ps};
-    let (chunks, tail) = x.as_chunks_mut::<16>();
-    for chunk in chunks {
-        let p = chunk.as_mut_ptr();
-        // SAFETY: `p` points to 16 floats of this chunk.
-        unsafe { _mm512_storeu_ps(p, _mm512_max_ps(_mm512_setzero_ps(), _mm512_loadu_ps(p))) };
-    }
-    relu_loop(tail);
+    // SAFETY: the caller guarantees AVX-512F.
+    relu_vectors(unsafe { Avx512::new_unchecked() }, x)
 }
 
 /// ReLU6, `clamp(x, 0, 6)` with NaN kept as NaN.
