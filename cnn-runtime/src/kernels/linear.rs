@@ -53,7 +53,7 @@ pub fn linear_fused<const IN: usize, const OUT: usize>(
 
 /// The run-time-shaped core of [`linear`], on flat slices.
 ///
-/// With AVX-512F or AVX2+FMA (detected at run time), four weight rows are
+/// With AVX-512F or AVX2+FMA (detected at run time), eight weight rows are
 /// dotted with the input at once in vector registers; elsewhere each output
 /// is one dot product with eight independent accumulators, which LLVM
 /// vectorises. PyTorch's own summation order differs anyway.

@@ -63,6 +63,10 @@ pub(crate) struct Block<'a> {
     pub dims: PaddedDims,
     /// The tile's first vector, counting `vpr` vectors per output row.
     pub v0: usize,
+    /// That vector's output row and vector within the row (`v0 / vpr`,
+    /// `v0 % vpr`), carried along by the caller instead of divided out per
+    /// tile: the divisor is only known at run time.
+    pub first: (usize, usize),
     /// Vectors that exist, `1..=NV` (the others repeat the last).
     pub vectors: usize,
     /// Output columns.
@@ -114,7 +118,7 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
         for ci in 0..cing {
             for iy in 0..rows {
                 let src = &gin[ci * plane + iy * g.w..][..cols];
-                xp[ci * d.plane + (iy + g.pt) * d.wp + g.pl..][..cols].copy_from_slice(src);
+                copy_row(s, src, &mut xp[ci * d.plane + (iy + g.pt) * d.wp + g.pl..][..cols]);
             }
         }
         for co0 in (0..coutg).step_by(MR) {
@@ -124,6 +128,7 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                     *w = gw[(co0 + m.min(rows - 1)) * k + t];
                 }
             }
+            let mut first = (0, 0);
             for v0 in (0..vectors).step_by(NV) {
                 let blk = Block {
                     wt,
@@ -133,13 +138,41 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                     taps: &taps,
                     dims: d,
                     v0,
+                    first,
                     vectors: NV.min(vectors - v0),
                     ow: g.ow,
                     out_plane,
                 };
                 s.padded_tile::<MR, NV>(&blk, gout, gbias, act);
+                first = advance(first, NV, d.vpr);
             }
         }
+    }
+}
+
+/// The vector `n` after the one at output row `oy`, vector `j` of the row
+/// (`vpr` vectors per row).
+#[inline(always)]
+fn advance((mut oy, mut j): (usize, usize), n: usize, vpr: usize) -> (usize, usize) {
+    j += n;
+    while j >= vpr {
+        j -= vpr;
+        oy += 1;
+    }
+    (oy, j)
+}
+
+/// `dst.copy_from_slice(src)` in vectors: rows are a few dozen floats, too
+/// short for a `memcpy` call to pay for itself.
+#[inline(always)]
+fn copy_row<S: Simd>(s: S, src: &[f32], dst: &mut [f32]) {
+    let lanes = S::LANES;
+    assert_eq!(src.len(), dst.len());
+    for i in (0..src.len()).step_by(lanes) {
+        let n = lanes.min(src.len() - i);
+        let m = s.first_lanes(n);
+        // SAFETY: the first `n` lanes from `i` are inside both slices.
+        unsafe { s.mask_store(dst.as_mut_ptr().add(i), m, s.maskz_load(src.as_ptr().add(i), m)) };
     }
 }
 
@@ -162,15 +195,19 @@ pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
     assert!(k >= 1 && (1..=MR).contains(&blk.rows) && (1..=NV).contains(&blk.vectors));
     assert!(blk.wt.len() == k * MR && d.vpr * lanes >= blk.ow, "padded: weights");
     let last = blk.v0 + blk.vectors - 1;
+    assert!(
+        blk.first.1 < d.vpr && blk.first.0 * d.vpr + blk.first.1 == blk.v0,
+        "padded: first vector"
+    );
     // Vector `v` covers columns `j * lanes ..` of output row `oy`: input
     // offset `oy * wp + j * lanes` for tap 0, output offset `oy * ow + j *
-    // lanes`, and the lanes inside the row.
+    // lanes`, and the lanes inside the row. Vectors past the tile's repeat
+    // its last.
     let mut x_off = [0usize; NV];
     let mut c_off = [0usize; NV];
     let mut valid = [0usize; NV];
+    let (mut oy, mut j) = blk.first;
     for v in 0..NV {
-        let at = (blk.v0 + v).min(last);
-        let (oy, j) = (at / d.vpr, at % d.vpr);
         x_off[v] = oy * d.wp + j * lanes;
         c_off[v] = oy * blk.ow + j * lanes;
         valid[v] = if v < blk.vectors {
@@ -178,9 +215,11 @@ pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
         } else {
             0
         };
+        if v + 1 < blk.vectors {
+            (oy, j) = advance((oy, j), 1, d.vpr);
+        }
     }
     // The furthest read: the last vector's last tap, a whole vector.
-    let (oy, j) = (last / d.vpr, last % d.vpr);
     assert!(
         oy * d.wp + j * lanes + taps.max + lanes <= blk.xp.len(),
         "padded: input"

@@ -29,19 +29,21 @@ pub(crate) fn run<S: Simd, const MAX: bool>(s: S, g: &Pool2dGeometry, input: &[f
     let lanes = S::LANES;
     assert!(fits(g) && input.len() == g.input_len() && output.len() == g.output_len());
     let pick = |a, b| if MAX { s.max_nan(a, b) } else { s.min_nan(a, b) };
-    let planes = input.chunks_exact(g.h * g.w);
-    for (plane, out) in planes.zip(output.chunks_exact_mut(g.oh * g.ow)) {
-        for (oy, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
-            // Both rows, each at least `2 * ow` long.
-            let top = &plane[2 * oy * g.w..][..2 * g.ow];
-            let bottom = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
-            for ox0 in (0..g.ow).step_by(lanes) {
-                let n = lanes.min(g.ow - ox0);
-                // Input columns `at .. at + 2 * n`: the first `lo` in the
-                // first vector, the other `hi` in the second.
-                let at = 2 * ox0;
-                let (lo, hi) = ((2 * n).min(lanes), (2 * n).saturating_sub(lanes));
-                let (m_lo, m_hi) = (s.first_lanes(lo), s.first_lanes(hi));
+    // Segments of an output row outermost: their masks are computed once,
+    // not per row (a row is usually a single segment).
+    for ox0 in (0..g.ow).step_by(lanes) {
+        let n = lanes.min(g.ow - ox0);
+        // Input columns `at .. at + 2 * n`: the first `lo` in the first
+        // vector, the other `hi` in the second.
+        let at = 2 * ox0;
+        let (lo, hi) = ((2 * n).min(lanes), (2 * n).saturating_sub(lanes));
+        let (m_lo, m_hi, m_out) = (s.first_lanes(lo), s.first_lanes(hi), s.first_lanes(n));
+        let planes = input.chunks_exact(g.h * g.w);
+        for (plane, out) in planes.zip(output.chunks_exact_mut(g.oh * g.ow)) {
+            for (oy, out_row) in out.chunks_exact_mut(g.ow).enumerate() {
+                // Both rows, each at least `2 * ow` long.
+                let top = &plane[2 * oy * g.w..][..2 * g.ow];
+                let bottom = &plane[(2 * oy + 1) * g.w..][..2 * g.ow];
                 // SAFETY: the enabled lanes read columns `at .. at + 2 * n`
                 // of rows of `2 * ow >= at + 2 * n` floats; with no lane
                 // enabled the second pointer (formed with wrapping
@@ -59,7 +61,7 @@ pub(crate) fn run<S: Simd, const MAX: bool>(s: S, g: &Pool2dGeometry, input: &[f
                 };
                 let dst = &mut out_row[ox0..][..n];
                 // SAFETY: the first `n` lanes are `dst`.
-                unsafe { s.mask_store(dst.as_mut_ptr(), s.first_lanes(n), v) };
+                unsafe { s.mask_store(dst.as_mut_ptr(), m_out, v) };
             }
         }
     }
