@@ -4,7 +4,9 @@
 //! A layer's weights are read exactly once and usually come from L2, so the
 //! product is bound by how fast the rows stream in, not by the FMAs. Eight
 //! rows with one accumulator each (eight independent FMA chains, enough to
-//! hide the latency) load the input vector once per eight weight vectors:
+//! hide the latency) load the input vector once per eight weight vectors,
+//! and their eight sums come out of one shuffle tree ([`Simd::reduce_add8`])
+//! into one vector for the bias, activation and store:
 //! measured on Zen 4 with LeNet-5's `fc1` (400 × 120, weights in L2 and the
 //! cache disturbed between calls as in a forward pass), this streams about
 //! 15 % faster than four rows with two accumulators each.
@@ -69,9 +71,15 @@ pub(crate) fn run<S: Simd>(
                 }
             }
         }
-        for (r, y) in out.iter_mut().enumerate() {
-            let b = bias.map_or(0.0, |b| b[o0 + r]);
-            *y = act.apply(b + s.reduce_add(acc[r]));
+        // The eight sums in one vector, then bias, activation and store
+        // for the rows that exist, all vector operations.
+        let mut y = s.reduce_add8(acc);
+        let store = s.first_lanes(rows);
+        if let Some(b) = bias {
+            // SAFETY: the first `rows` lanes are `b[o0 .. o0 + rows]`.
+            y = s.add(y, unsafe { s.maskz_load(b[o0..][..rows].as_ptr(), store) });
         }
+        // SAFETY: the first `rows` lanes are `out`.
+        unsafe { s.mask_store(out.as_mut_ptr(), store, act.apply_vec(s, y)) };
     }
 }

@@ -141,12 +141,18 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
-    fn reduce_add(self, v: __m256) -> f32 {
+    fn reduce_add8(self, v: [__m256; 8]) -> __m256 {
         // SAFETY: AVX2 is available (token).
         unsafe {
-            let quad = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps::<1>(v));
-            let pair = _mm_add_ps(quad, _mm_movehl_ps(quad, quad));
-            _mm_cvtss_f32(_mm_add_ss(pair, _mm_shuffle_ps::<0b01>(pair, pair)))
+            // Pairwise sums within each 128-bit half, twice: half 0 then
+            // holds four partial sums of `v[0..4]` (or `v[4..8]`), half 1
+            // the other four.
+            let lo = _mm256_hadd_ps(_mm256_hadd_ps(v[0], v[1]), _mm256_hadd_ps(v[2], v[3]));
+            let hi = _mm256_hadd_ps(_mm256_hadd_ps(v[4], v[5]), _mm256_hadd_ps(v[6], v[7]));
+            _mm256_add_ps(
+                _mm256_permute2f128_ps::<0x20>(lo, hi),
+                _mm256_permute2f128_ps::<0x31>(lo, hi),
+            )
         }
     }
 

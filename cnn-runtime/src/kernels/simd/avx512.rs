@@ -125,9 +125,23 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
-    fn reduce_add(self, v: __m512) -> f32 {
+    fn reduce_add8(self, v: [__m512; 8]) -> __m512 {
         // SAFETY: AVX-512F is available (token).
-        unsafe { _mm512_reduce_add_ps(v) }
+        unsafe {
+            // Halves of two vectors added: 128-bit lanes 0, 1 hold `x`'s
+            // partial sums, 2, 3 `y`'s.
+            let halves = |x, y| _mm512_add_ps(_mm512_shuffle_f32x4::<0x44>(x, y), _mm512_shuffle_f32x4::<0xEE>(x, y));
+            // Then 128-bit lane `k` holds four partial sums of vector `k`.
+            let quarters = |x, y| _mm512_add_ps(_mm512_shuffle_f32x4::<0x88>(x, y), _mm512_shuffle_f32x4::<0xDD>(x, y));
+            let lo = quarters(halves(v[0], v[1]), halves(v[2], v[3]));
+            let hi = quarters(halves(v[4], v[5]), halves(v[6], v[7]));
+            // Within each 128-bit lane `k`: element 0 the sum of `v[k]`,
+            // element 1 that of `v[k + 4]`.
+            let pairs = _mm512_add_ps(_mm512_unpacklo_ps(lo, hi), _mm512_unpackhi_ps(lo, hi));
+            let sums = _mm512_add_ps(pairs, _mm512_permute_ps::<0x4E>(pairs));
+            let order = _mm512_setr_epi32(0, 4, 8, 12, 1, 5, 9, 13, 0, 0, 0, 0, 0, 0, 0, 0);
+            _mm512_permutexvar_ps(order, sums)
+        }
     }
 
     #[inline(always)]
