@@ -2,7 +2,6 @@
 
 use crate::__private::ParamSource;
 use crate::{Model, Param};
-use alloc::boxed::Box;
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use bytemuck::Pod;
@@ -175,18 +174,19 @@ fn check<'a, M: Model>(file: &SafeTensors<'a>) -> Result<Vec<TensorView<'a>>, We
 }
 
 /// Hands the checked tensors to the generated constructor, converting each
-/// to f32 in a freshly allocated box of its exact array type.
+/// to f32 in a freshly allocated, cache-line aligned box of its exact array
+/// type.
 struct Views<'a> {
     views: Vec<TensorView<'a>>,
 }
 
 impl ParamSource for Views<'_> {
     fn take<T: Pod>(&mut self, index: usize) -> Param<T> {
-        let mut data: Box<T> = bytemuck::zeroed_box();
-        if let Some(view) = self.views.get(index) {
-            decode_into(view.dtype(), view.data(), crate::__private::flat_mut(&mut *data));
-        }
-        Param::from_box(data)
+        Param::zeroed_aligned(|data: &mut T| {
+            if let Some(view) = self.views.get(index) {
+                decode_into(view.dtype(), view.data(), crate::__private::flat_mut(data));
+            }
+        })
     }
 }
 
@@ -229,13 +229,13 @@ struct Computed<F> {
 
 impl<F: FnMut(&crate::ParamSpec, usize) -> f32> ParamSource for Computed<F> {
     fn take<T: Pod>(&mut self, index: usize) -> Param<T> {
-        let mut data: Box<T> = bytemuck::zeroed_box();
-        if let Some(spec) = self.specs.get(index) {
-            for (i, value) in crate::__private::flat_mut(&mut *data).iter_mut().enumerate() {
-                *value = (self.value)(spec, i);
+        Param::zeroed_aligned(|data: &mut T| {
+            if let Some(spec) = self.specs.get(index) {
+                for (i, value) in crate::__private::flat_mut(data).iter_mut().enumerate() {
+                    *value = (self.value)(spec, i);
+                }
             }
-        }
-        Param::from_box(data)
+        })
     }
 }
 
