@@ -7,7 +7,8 @@ use core::ops::Deref;
 ///
 /// The data either lives in a `'static` (embedded weights, no allocator needed)
 /// or, with the `alloc` feature, in a heap box filled by a loader. The
-/// loaders' boxes start on a 64-byte cache line (see [`CacheAligned`]).
+/// loaders' boxes start on a 64-byte cache line, so vector loads of a tensor's rows do
+/// not straddle two lines.
 pub struct Param<T: 'static>(Repr<T>);
 
 enum Repr<T: 'static> {
