@@ -168,6 +168,15 @@ fn main() {
         cnn_runtime::kernels::instruction_set(),
         cnn_runtime::kernels::MAX_ISA_VAR
     );
+    println!(
+        "Winograd convolutions: {} (override with {}=on|off)",
+        if cnn_runtime::kernels::winograd_enabled() {
+            "on"
+        } else {
+            "off"
+        },
+        cnn_runtime::kernels::WINOGRAD_VAR
+    );
     let only = std::env::args().nth(1);
     let wanted = |name: &str| only.as_deref().is_none_or(|o| o == name);
     if wanted("lenet5") {

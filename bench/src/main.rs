@@ -594,6 +594,12 @@ fn print_report(config: &Config, rows: &[Row], peaks: &[(&str, f64)]) {
         compile_features()
     );
     println!(
+        "- our kernels: {}, Winograd convolutions {} ({}=on|off overrides)",
+        cnn_runtime::kernels::instruction_set(),
+        if cnn_runtime::kernels::winograd_enabled() { "on" } else { "off" },
+        cnn_runtime::kernels::WINOGRAD_VAR
+    );
+    println!(
         "- engines: ours (cnn_model!, `forward_with`, boxed scratch reused); {ort_version} (Python, `session.run`, \
          1 intra-op and 1 inter-op thread, sequential, ORT_ENABLE_ALL); tract-onnx {} (`into_optimized`, \
          `into_runnable`, one state reused)",

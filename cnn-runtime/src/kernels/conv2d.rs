@@ -297,11 +297,18 @@ fn conv2d_kernel(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), g.cout, "conv2d: bias length");
     }
-    match isa::active() {
+    let active = isa::active();
+    #[cfg(target_arch = "x86_64")]
+    let avx512 = if active == Isa::Avx512 && !isa::winograd() {
+        &plans.avx512_no_winograd
+    } else {
+        &plans.avx512
+    };
+    match active {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if plans.avx512.mode != Mode::Portable => {
+        Isa::Avx512 if avx512.mode != Mode::Portable => {
             // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, &plans.avx512, input, weight, bias, act, output) }
+            unsafe { x86::conv2d_avx512(g, avx512, input, weight, bias, act, output) }
         }
         #[cfg(target_arch = "x86_64")]
         Isa::Avx2 | Isa::Avx512 if plans.avx2.mode != Mode::Portable => {
@@ -317,6 +324,8 @@ fn conv2d_kernel(
 #[derive(Clone, Copy, Debug)]
 struct Plans {
     avx512: Plan,
+    /// For CPUs where the Winograd mode does not pay (see `isa::winograd`).
+    avx512_no_winograd: Plan,
     avx2: Plan,
 }
 
@@ -324,6 +333,7 @@ impl Plans {
     const fn new(g: &Conv2dGeometry) -> Plans {
         Plans {
             avx512: Plan::new(g, &plan::AVX512),
+            avx512_no_winograd: Plan::new(g, &plan::AVX512_NO_WINOGRAD),
             avx2: Plan::new(g, &plan::AVX2),
         }
     }

@@ -134,6 +134,118 @@ fn probe_cpu() -> Isa {
     Isa::Portable
 }
 
+/// The environment variable that turns the Winograd convolution mode on or
+/// off (see [`crate::kernels`]): `on` or `off`.
+pub const WINOGRAD_VAR: &str = "CNN_RUNTIME_WINOGRAD";
+
+/// Whether AVX-512 convolutions may use the Winograd mode on this CPU.
+///
+/// Whether F(2×2, 3×3) beats the direct kernel depends on the core, not
+/// only on the layer: on Zen 4 (AMD family 19h), which runs a 512-bit FMA
+/// as two 256-bit halves, the direct kernel reached 94-96 % of peak on the
+/// CIFAR VGG's 3×3 layers and Winograd was 1.3 to 1.6 times faster than it;
+/// on a Xeon with two 512-bit FMA units (Sapphire/Emerald Rapids class),
+/// FMAs are cheap next to the transforms and the direct kernel was faster
+/// on four of those five layers (e.g. 64→64 on 16×16: 133 against 139-157
+/// µs). So the mode is used on AMD family 19h and, lacking measurements,
+/// not elsewhere (Intel, and AMD family 1Ah whose FMA units are 512 bits
+/// wide). With `std`, [`WINOGRAD_VAR`] overrides the choice; without it
+/// (no way to ask the CPU) the mode stays on.
+#[inline]
+pub(crate) fn winograd() -> bool {
+    #[cfg(test)]
+    if let Some(forced) = forced::winograd() {
+        return forced;
+    }
+    #[cfg(any(feature = "std", test))]
+    {
+        use core::sync::atomic::{AtomicU8, Ordering};
+        // 0 = not decided yet, 1 = off, 2 = on. Racing first calls store the
+        // same value.
+        static CACHE: AtomicU8 = AtomicU8::new(0);
+        match CACHE.load(Ordering::Relaxed) {
+            1 => return false,
+            2 => return true,
+            _ => {}
+        }
+        let on = winograd_decide();
+        CACHE.store(if on { 2 } else { 1 }, Ordering::Relaxed);
+        on
+    }
+    #[cfg(not(any(feature = "std", test)))]
+    {
+        true
+    }
+}
+
+/// [`winograd`]'s first call: the [`WINOGRAD_VAR`] override, else the CPU.
+#[cfg(any(feature = "std", test))]
+#[cold]
+fn winograd_decide() -> bool {
+    extern crate std;
+    if let Ok(value) = std::env::var(WINOGRAD_VAR) {
+        match parse_switch(&value) {
+            Some(on) => return on,
+            None => std::eprintln!("cnn-runtime: ignoring {WINOGRAD_VAR}={value:?} (expected on or off)"),
+        }
+    }
+    winograd_suits_cpu()
+}
+
+/// A [`WINOGRAD_VAR`] value, case-insensitive.
+#[cfg(any(feature = "std", test))]
+fn parse_switch(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "on" => Some(true),
+        "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether the CPU is an AMD family 19h core (see [`winograd`]).
+#[cfg(any(feature = "std", test))]
+fn winograd_suits_cpu() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use core::arch::x86_64::__cpuid;
+        // Leaves 0 (vendor) and 1 (signature) exist on every x86-64 CPU.
+        let (vendor, signature) = (__cpuid(0), __cpuid(1));
+        // "AuthenticAMD", as CPUID returns it in EBX, EDX, ECX.
+        let amd = vendor.ebx == 0x6874_7541 && vendor.edx == 0x6974_6e65 && vendor.ecx == 0x444d_4163;
+        amd && family(signature.eax) == 0x19
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        true
+    }
+}
+
+/// The display family of a CPUID leaf 1 signature: the base family, plus
+/// the extended family when the base is 0Fh.
+#[cfg(any(feature = "std", test))]
+fn family(eax: u32) -> u32 {
+    let base = (eax >> 8) & 0xf;
+    if base == 0xf {
+        base + ((eax >> 20) & 0xff)
+    } else {
+        base
+    }
+}
+
+/// Whether AVX-512 convolutions on this machine may use the Winograd mode:
+/// on AMD family 19h cores (Zen 4), off elsewhere, where the direct kernel
+/// measured faster; with `std`, [`WINOGRAD_VAR`] (`CNN_RUNTIME_WINOGRAD=on`
+/// or `off`, read once at the first convolution) overrides it. For logs and
+/// benchmark reports.
+///
+/// ```
+/// let on: bool = cnn_runtime::kernels::winograd_enabled();
+/// println!("Winograd convolutions: {}", if on { "on" } else { "off" });
+/// ```
+pub fn winograd_enabled() -> bool {
+    winograd()
+}
+
 /// The instruction set the kernels should use now: [`detected`], unless a
 /// test forced a weaker one on this thread.
 #[inline]
@@ -163,6 +275,33 @@ mod forced {
     pub(super) fn set(isa: Option<Isa>) {
         FORCED.with(|f| f.set(isa));
     }
+
+    std::thread_local! {
+        static WINOGRAD: Cell<Option<bool>> = const { Cell::new(None) };
+    }
+
+    pub(super) fn winograd() -> Option<bool> {
+        WINOGRAD.with(Cell::get)
+    }
+
+    pub(super) fn set_winograd(on: Option<bool>) {
+        WINOGRAD.with(|f| f.set(on));
+    }
+}
+
+/// Runs `f` with the Winograd mode forced on or off on this thread (see
+/// [`winograd`]), then restores the automatic choice, even if `f` panics.
+#[cfg(test)]
+pub(crate) fn with_winograd<R>(on: bool, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            forced::set_winograd(None);
+        }
+    }
+    let _reset = Reset;
+    forced::set_winograd(Some(on));
+    f()
 }
 
 /// Runs `f` once per instruction set this machine supports, with the kernels
@@ -208,6 +347,24 @@ mod tests {
         assert_eq!(parse_cap("avx512"), Some(Isa::Avx512));
         assert_eq!(parse_cap("sse"), None);
         assert_eq!(parse_cap(""), None);
+    }
+
+    #[test]
+    fn winograd_switch_parses_case_insensitively_and_rejects_unknown_values() {
+        assert_eq!(parse_switch("on"), Some(true));
+        assert_eq!(parse_switch(" OFF "), Some(false));
+        assert_eq!(parse_switch("yes"), None);
+        assert_eq!(parse_switch(""), None);
+    }
+
+    #[test]
+    fn cpu_families_decode_as_documented() {
+        // Zen 4 (Genoa): family 19h, shown as base 0Fh + extended 0Ah.
+        assert_eq!(family(0x00a1_0f11), 0x19);
+        // Zen 5 (Turin): family 1Ah.
+        assert_eq!(family(0x00b0_0f21), 0x1a);
+        // Sapphire Rapids: family 6, no extended family.
+        assert_eq!(family(0x0008_06f8), 6);
     }
 
     #[test]

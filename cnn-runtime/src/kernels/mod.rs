@@ -48,7 +48,16 @@
 //! kernel with output channels in the vector lanes (no packing, any stride,
 //! padding rows skipped), a padded kernel for few channels (output pixels in
 //! the lanes, every tap read at a shifted offset from a zero-padded copy of
-//! the input: no packing at all), or a depthwise kernel.
+//! the input: no packing at all), a depthwise kernel, or (AVX-512, 3×3
+//! stride 1) Winograd F(2×2, 3×3).
+//!
+//! Whether Winograd pays depends on the core more than on the layer, so it
+//! is chosen at run time too ([`winograd_enabled`]): on AMD Zen 4, whose
+//! 512-bit FMAs run as two halves, it was up to 1.6 times faster than the
+//! direct kernel; on a Xeon with two full 512-bit FMA units the direct
+//! kernel was faster. Both plans are made at compile time. With `std`,
+//! [`WINOGRAD_VAR`] (`CNN_RUNTIME_WINOGRAD=on` or `off`) overrides the
+//! choice, read once like [`MAX_ISA_VAR`].
 //!
 //! # Fused activations
 //!
@@ -64,7 +73,7 @@ mod batch_norm;
 mod conv2d;
 mod epilogue;
 mod isa;
-pub use isa::{instruction_set, MAX_ISA_VAR};
+pub use isa::{instruction_set, winograd_enabled, MAX_ISA_VAR, WINOGRAD_VAR};
 mod linear;
 mod max_pool;
 pub mod reference;

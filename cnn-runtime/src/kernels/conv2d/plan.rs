@@ -77,6 +77,13 @@ pub(crate) const AVX512: Target = Target {
     winograd_shapes: &[(16, 1)],
 };
 
+/// AVX-512 without the Winograd mode, for cores where it does not pay (see
+/// `isa::winograd`).
+pub(crate) const AVX512_NO_WINOGRAD: Target = Target {
+    winograd_shapes: &[],
+    ..AVX512
+};
+
 /// AVX2: 16 registers, 12 accumulators.
 pub(crate) const AVX2: Target = Target {
     lanes: 8,

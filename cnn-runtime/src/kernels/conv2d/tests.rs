@@ -811,6 +811,62 @@ fn zoo_layers_get_the_measured_best_modes() {
     }
 }
 
+/// Without the Winograd mode (cores where it does not pay, see
+/// `isa::winograd`), the VGG layers that take it on Zen 4 get the direct
+/// kernel, which measured fastest on a Xeon with two 512-bit FMA units;
+/// the other layers keep their plans.
+#[test]
+fn zoo_layers_without_winograd_get_the_direct_kernel() {
+    let conv = square_conv;
+    for (name, g) in [
+        ("vgg conv1_2", conv(32, 32, 32, 32, 3, 1, 1, 1)),
+        ("vgg conv2_1", conv(32, 16, 64, 16, 3, 1, 1, 1)),
+        ("vgg conv2_2", conv(64, 16, 64, 16, 3, 1, 1, 1)),
+        ("vgg conv3_1", conv(64, 8, 128, 8, 3, 1, 1, 1)),
+        ("vgg conv3_2", conv(128, 8, 128, 8, 3, 1, 1, 1)),
+    ] {
+        let plan = Plan::new(&g, &plan::AVX512_NO_WINOGRAD);
+        assert_eq!(plan.mode, Mode::Direct, "{name}: {plan:?}");
+        check_plan_invariants(&g, &plan::AVX512_NO_WINOGRAD, &plan);
+    }
+    for (name, g) in [
+        ("vgg conv1_1", conv(3, 32, 32, 32, 3, 1, 1, 1)),
+        ("mobilenet down", conv(64, 56, 64, 28, 3, 2, 1, 1)),
+        ("lenet conv2", conv(6, 14, 16, 10, 5, 1, 0, 1)),
+    ] {
+        assert_eq!(
+            Plan::new(&g, &plan::AVX512_NO_WINOGRAD),
+            Plan::new(&g, &plan::AVX512),
+            "{name}"
+        );
+    }
+}
+
+/// The dispatcher runs the Winograd plan when the mode is on and the plan
+/// without it when off: bit for bit what each plan gives on its own.
+#[test]
+fn dispatch_follows_the_winograd_switch() {
+    if isa::detected() < Isa::Avx512 {
+        return;
+    }
+    let g = square_conv(32, 16, 64, 16, 3, 1, 1, 1);
+    let with = Plan::new(&g, &plan::AVX512);
+    let without = Plan::new(&g, &plan::AVX512_NO_WINOGRAD);
+    assert_eq!((with.mode, without.mode), (Mode::Winograd, Mode::Direct));
+    let input = fill_vec(1, g.input_len());
+    let weight = fill_vec(2, g.weight_len());
+    let bias = fill_vec(3, g.cout);
+    for (on, plan) in [(true, &with), (false, &without)] {
+        let mut got = vec![0.0; g.output_len()];
+        isa::with_winograd(on, || conv2d_core(&g, &input, &weight, Some(&bias), &mut got));
+        let want = run_plan(&plan::AVX512, plan, &g, &input, &weight, Some(&bias)).expect("AVX-512");
+        assert!(
+            got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
+            "winograd {on}"
+        );
+    }
+}
+
 /// Times [`conv2d_core`] on every instruction set for a few zoo layers.
 /// Not a correctness test: run it by hand, in a release build, e.g.
 /// `cargo test --release -p cnn-runtime --lib isa_timings -- --ignored --nocapture`.
