@@ -3,7 +3,8 @@
 
 pub use bytemuck;
 
-use crate::Param;
+use crate::kernels::PackLayout;
+use crate::{Packed, Param};
 use bytemuck::Pod;
 
 /// A source of checked weight tensors, in [`crate::Model::PARAM_SPECS`] order.
@@ -13,7 +14,18 @@ pub trait ParamSource {
     /// The loader has already checked every name, dtype and shape against the
     /// specs, and the macro derives `T` from the same shapes.
     fn take<T: Pod>(&mut self, index: usize) -> Param<T>;
+
+    /// One convolution's packed weights (see [`Packed`]), written by `fill`:
+    /// into `cell`, once per process, for weights embedded in the binary;
+    /// into a new heap buffer for loaded ones.
+    fn pack<const N: usize>(
+        &mut self,
+        cell: &'static PackCell<N>,
+        fill: impl FnOnce(&mut [f32; N]) -> Option<PackLayout>,
+    ) -> Packed<N>;
 }
+
+pub use crate::packed::PackCell;
 
 /// Views the front of a scratch buffer as the tensor type `T`.
 ///
@@ -76,5 +88,13 @@ impl ParamSource for Embedded {
         let end = start + core::mem::size_of::<T>();
         // The macro checked bounds and 4-byte alignment while compiling.
         Param::from_static(bytemuck::from_bytes(&self.bytes[start..end]))
+    }
+
+    fn pack<const N: usize>(
+        &mut self,
+        cell: &'static PackCell<N>,
+        fill: impl FnOnce(&mut [f32; N]) -> Option<PackLayout>,
+    ) -> Packed<N> {
+        cell.get_or_pack(fill)
     }
 }

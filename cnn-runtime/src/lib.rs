@@ -44,6 +44,7 @@ mod batch;
 mod header;
 pub mod kernels;
 mod model;
+mod packed;
 mod param;
 mod scratch;
 mod shape_error;
@@ -144,6 +145,7 @@ pub mod __private;
 /// every error, each at the argument to change.
 pub use cnn_macros::cnn_model;
 pub use model::{Model, STACK_SCRATCH_LIMIT};
+pub use packed::Packed;
 pub use param::{Param, ParamSpec};
 pub use scratch::{Scratch, ScratchSpace};
 pub use shape_error::{Buffer, ShapeError};

@@ -188,6 +188,14 @@ impl ParamSource for Views<'_> {
             }
         })
     }
+
+    fn pack<const N: usize>(
+        &mut self,
+        _: &'static crate::__private::PackCell<N>,
+        fill: impl FnOnce(&mut [f32; N]) -> Option<crate::kernels::PackLayout>,
+    ) -> crate::Packed<N> {
+        crate::Packed::from_fn(fill)
+    }
 }
 
 /// Decodes little-endian tensor bytes into f32s. Reads byte-wise, so the
@@ -236,6 +244,14 @@ impl<F: FnMut(&crate::ParamSpec, usize) -> f32> ParamSource for Computed<F> {
                 }
             }
         })
+    }
+
+    fn pack<const N: usize>(
+        &mut self,
+        _: &'static crate::__private::PackCell<N>,
+        fill: impl FnOnce(&mut [f32; N]) -> Option<crate::kernels::PackLayout>,
+    ) -> crate::Packed<N> {
+        crate::Packed::from_fn(fill)
     }
 }
 

@@ -106,28 +106,22 @@ fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
     }
     let act = epilogue(model, index);
     match &layer.op {
-        Op::Conv2d(conv) => {
-            let cout = lit(conv.out_channels);
-            let cing = lit(conv.in_channels / conv.groups);
-            let (kh, kw) = (lit(conv.kernel.h), lit(conv.kernel.w));
-            let (sh, sw) = (lit(conv.stride.h), lit(conv.stride.w));
-            let (pt, pl) = (lit(conv.pad_before.h), lit(conv.pad_before.w));
-            let (dh, dw) = (lit(conv.dilation.h), lit(conv.dilation.w));
-            let g = lit(conv.groups);
+        Op::Conv2d(_) => {
             let (wt, bias) = (required("weight"), optional("bias"));
-            match act {
-                Some(act) => quote! {
-                    #fresh
-                    ::cnn_runtime::kernels::conv2d_fused::<#c, #h, #w, #cout, #oh, #ow, #cing, #kh, #kw, #sh, #sw, #pt, #pl, #dh, #dw, #g>(
-                        &*#input, #wt, #bias, #act, #output,
-                    );
-                },
-                None => quote! {
-                    #fresh
-                    ::cnn_runtime::kernels::conv2d::<#c, #h, #w, #cout, #oh, #ow, #cing, #kh, #kw, #sh, #sw, #pt, #pl, #dh, #dw, #g>(
-                        &*#input, #wt, #bias, #output,
-                    );
-                },
+            let act = act.unwrap_or_else(|| quote!(::cnn_runtime::kernels::Activation::Identity));
+            // A conv always has its tokens; the packed weights exist when it
+            // has a weight tensor, which validation guarantees.
+            match super::conv::conv_tokens(model, layer) {
+                Some(super::conv::ConvTokens { consts, .. }) if weight("weight").is_some() => {
+                    let packed = super::conv::packed_field(&layer.name);
+                    quote! {
+                        #fresh
+                        ::cnn_runtime::kernels::conv2d_prepacked::<#consts, _>(
+                            &*#input, #wt, &self.#packed, #bias, #act, #output,
+                        );
+                    }
+                }
+                _ => quote!(::core::unreachable!();),
             }
         }
         Op::MaxPool2d(window) | Op::MinPool2d(window) => {

@@ -4,6 +4,7 @@
 //! The output grows linearly with the number of layers: one field per weight
 //! tensor, one kernel call per layer, one table row per layer.
 
+mod conv;
 mod embedded;
 mod forward;
 mod fusion;
@@ -36,11 +37,16 @@ pub fn shape_type(shape: Shape) -> TokenStream {
 /// identifiers or keys checked by the front end; anything else is replaced,
 /// so building the identifier cannot fail.
 pub fn field(layer: &str, weight: &Weight) -> Ident {
-    let clean: String = layer
+    Ident::new(&format!("w_{}_{}", clean_name(layer), weight.role), Span::call_site())
+}
+
+/// A layer name as part of an identifier: anything but ASCII letters and
+/// digits becomes `_`.
+pub fn clean_name(layer: &str) -> String {
+    layer
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-        .collect();
-    Ident::new(&format!("w_{clean}_{}", weight.role), Span::call_site())
+        .collect()
 }
 
 /// `const _: &str = include_str!(...)` for each file the description read, so
@@ -62,12 +68,18 @@ pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tra
             quote!(#name: ::cnn_runtime::Param<#ty>)
         })
     });
-    let loads = model
+    let packed_fields = conv::packed_fields(model);
+    let weight_names: Vec<Ident> = model
         .layers
         .iter()
         .flat_map(|layer| layer.weights.iter().map(move |weight| field(&layer.name, weight)))
+        .collect();
+    let loads = weight_names
+        .iter()
         .enumerate()
-        .map(|(index, name)| quote!(#name: ::cnn_runtime::__private::ParamSource::take(source, #index)));
+        .map(|(index, name)| quote!(let #name = ::cnn_runtime::__private::ParamSource::take(source, #index);));
+    let packs = conv::pack_statements(model);
+    let packed_names = conv::packed_names(model);
     let input_type = shape_type(model.input());
     let output_type = shape_type(model.output());
     let [scratch_a, scratch_b] = model.memory.sizes.map(lit);
@@ -87,6 +99,7 @@ pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tra
         #(#attrs)*
         #vis struct #ident {
             #(#fields,)*
+            #(#packed_fields,)*
         }
 
         #tracked
@@ -111,8 +124,11 @@ pub fn generate(header: &Header, model: &Model, embedded: Option<&Embedded>, tra
             const IGNORED_KEYS: &'static [&'static str] = &[#(#ignored),*];
 
             fn __from_params<S: ::cnn_runtime::__private::ParamSource>(source: &mut S) -> Self {
+                #(#loads)*
+                #(#packs)*
                 #ident {
-                    #(#loads,)*
+                    #(#weight_names,)*
+                    #(#packed_names,)*
                 }
             }
 

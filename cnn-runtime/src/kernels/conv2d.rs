@@ -8,6 +8,7 @@ mod pack;
 mod padded;
 mod plan;
 mod portable;
+mod prepacked;
 mod stack;
 mod tiled;
 mod winograd;
@@ -18,6 +19,7 @@ use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::{conv_axis_ok, mul_add, product};
 use plan::{Mode, Plan};
+pub use prepacked::{conv2d_pack, conv2d_packed_len, conv2d_prepacked, PackLayout};
 
 /// The shape of one [`conv2d`] call as plain numbers, so one core function
 /// serves every monomorphisation and tests can draw geometries at run time.
@@ -200,36 +202,13 @@ pub fn conv2d_fused<
     act: Activation,
     output: &mut [[[f32; OW]; OH]; COUT],
 ) {
-    let (geometry, plans) = const {
-        assert!(CIN == CING * G, "conv2d: CIN must equal CING * G");
-        let geometry = Conv2dGeometry {
-            cin: CIN,
-            h: H,
-            w: W,
-            cout: COUT,
-            oh: OH,
-            ow: OW,
-            kh: KH,
-            kw: KW,
-            sh: SH,
-            sw: SW,
-            pt: PT,
-            pl: PL,
-            dh: DH,
-            dw: DW,
-            groups: G,
-        };
-        geometry.assert_valid();
-        (geometry, Plans::new(&geometry))
-    };
-    conv2d_kernel(
-        &geometry,
-        &plans,
-        input.as_flattened().as_flattened(),
-        weight.as_flattened().as_flattened().as_flattened(),
-        bias.map(|b| b.as_slice()),
+    conv2d_prepacked::<CIN, H, W, COUT, OH, OW, CING, KH, KW, SH, SW, PT, PL, DH, DW, G, 0>(
+        input,
+        weight,
+        &crate::Packed::NONE,
+        bias,
         act,
-        output.as_flattened_mut().as_flattened_mut(),
+        output,
     );
 }
 
@@ -270,7 +249,7 @@ pub fn conv2d_core_fused(
     if let Err(message) = g.check() {
         panic!("{}", message);
     }
-    conv2d_kernel(g, &Plans::new(g), input, weight, bias, act, output);
+    conv2d_kernel(g, &Plans::new(g), input, weight, None, bias, act, output);
 }
 
 /// [`conv2d_core`] minus the geometry check: what the shaped wrapper calls,
@@ -281,12 +260,17 @@ pub fn conv2d_core_fused(
 ///
 /// Dispatch: the best vector path the CPU has (see [`crate::kernels::isa`]),
 /// unless its plan says no vector algorithm fits; then the portable kernel.
+///
+/// `packed` is the weights as [`conv2d_pack`] laid them out, and for which
+/// plan; they are read only if that is the plan about to run.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn conv2d_kernel(
     g: &Conv2dGeometry,
     plans: &Plans,
     input: &[f32],
     weight: &[f32],
+    packed: Option<(&[f32], PackLayout)>,
     bias: Option<&[f32]>,
     act: Activation,
     output: &mut [f32],
@@ -297,24 +281,30 @@ fn conv2d_kernel(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), g.cout, "conv2d: bias length");
     }
-    let active = isa::active();
+    let chosen = plans.chosen();
+    // Packed weights for another plan (another instruction set forced, or
+    // the Winograd switch) are not used.
     #[cfg(target_arch = "x86_64")]
-    let avx512 = if active == Isa::Avx512 && !isa::winograd() {
-        &plans.avx512_no_winograd
-    } else {
-        &plans.avx512
+    let packed = match (chosen, packed) {
+        (Some((_, plan)), Some((data, layout))) if layout.plan() == plan => Some(data),
+        _ => None,
     };
-    match active {
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = packed;
+    match chosen {
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 if avx512.mode != Mode::Portable => {
-            // SAFETY: `isa::active` returns Avx512 only if the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, avx512, input, weight, bias, act, output) }
+        Some((Isa::Avx512, plan)) => {
+            // SAFETY: `chosen` returns Avx512 only if `isa::active` did, which
+            // it does only if the CPU has AVX-512F.
+            unsafe { x86::conv2d_avx512(g, plan, input, weight, packed, bias, act, output) }
         }
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2 | Isa::Avx512 if plans.avx2.mode != Mode::Portable => {
-            // SAFETY: `isa::active` returns Avx2 or Avx512 only if the CPU has
-            // AVX2 and FMA (AVX-512F CPUs have both; `probe` checks them).
-            unsafe { x86::conv2d_avx2(g, &plans.avx2, input, weight, bias, act, output) }
+        Some((_, plan)) => {
+            // SAFETY: otherwise `chosen` returns the AVX2 plan, only if
+            // `isa::active` returned Avx2 or Avx512, which it does only if the
+            // CPU has AVX2 and FMA (AVX-512F CPUs have both; `probe` checks
+            // them).
+            unsafe { x86::conv2d_avx2(g, plan, input, weight, packed, bias, act, output) }
         }
         _ => portable::conv2d(g, input, weight, bias, act, output),
     }
@@ -337,9 +327,35 @@ impl Plans {
             avx2: Plan::new(g, &plan::AVX2),
         }
     }
+
+    /// The vector plan to run now and its instruction set: the best the CPU
+    /// has (see [`crate::kernels::isa`]), with or without Winograd as
+    /// `isa::winograd` says, unless that plan is portable (no vector
+    /// algorithm fits); then AVX2's, if it has one; else none (the portable
+    /// kernel).
+    #[inline(always)]
+    fn chosen(&self) -> Option<(Isa, &Plan)> {
+        let active = isa::active();
+        if cfg!(target_arch = "x86_64") && active == Isa::Avx512 {
+            let avx512 = if isa::winograd() {
+                &self.avx512
+            } else {
+                &self.avx512_no_winograd
+            };
+            if avx512.mode != Mode::Portable {
+                return Some((Isa::Avx512, avx512));
+            }
+        }
+        if cfg!(target_arch = "x86_64") && active >= Isa::Avx2 && self.avx2.mode != Mode::Portable {
+            return Some((Isa::Avx2, &self.avx2));
+        }
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_fused;
+#[cfg(test)]
+mod tests_packed;

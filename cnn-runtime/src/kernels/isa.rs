@@ -289,6 +289,22 @@ mod forced {
     }
 }
 
+/// Runs `f` with the kernels on this thread forced onto `isa` (which the
+/// CPU must have), then restores the automatic choice, even if `f` panics.
+#[cfg(test)]
+pub(crate) fn force<R>(isa: Isa, f: impl FnOnce() -> R) -> R {
+    struct Reset;
+    impl Drop for Reset {
+        fn drop(&mut self) {
+            forced::set(None);
+        }
+    }
+    assert!(isa <= detected(), "forcing {isa:?} on a CPU without it");
+    let _reset = Reset;
+    forced::set(Some(isa));
+    f()
+}
+
 /// Runs `f` with the Winograd mode forced on or off on this thread (see
 /// [`winograd`]), then restores the automatic choice, even if `f` panics.
 #[cfg(test)]

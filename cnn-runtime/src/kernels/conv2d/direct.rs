@@ -21,7 +21,10 @@ use crate::kernels::simd::Simd;
 use micro::{Block, Start};
 
 /// Runs a direct plan with `P` pixels per register tile and horizontal
-/// stride `STRIDE`, applying `act` as the outputs are stored.
+/// stride `STRIDE`, applying `act` as the outputs are stored. `packed`, if
+/// given, is `weight` as [`pack`] laid it out for this plan: the chunks are
+/// read from it instead of being transposed on the stack for every tile of
+/// rows.
 ///
 /// # Panics
 /// If the plan does not fit the geometry or a slice length does not match
@@ -34,6 +37,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
+    packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
     output: &mut [f32],
@@ -49,13 +53,17 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     assert!(d.pixels == P && g.sw == STRIDE && d.coutp.is_multiple_of(lanes) && d.coutp >= coutg);
     assert!(d.owp >= g.ow && d.owp.is_multiple_of(P) && d.wp > (d.owp - 1) * STRIDE + (g.kw - 1) * g.dw);
     assert!(d.cc >= 1 && d.rows * d.owp * d.coutp <= DIRECT_ACC_FLOATS);
+    if let Some(packed) = packed {
+        assert!(packed.len() >= packed_len(g, &d), "direct: packed weights");
+    }
 
     // Only the parts a tile of this geometry uses are zeroed (and used).
     let input_rows_max = g.h.min((d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1);
     let mut acc_buf = StackBuffer::<DIRECT_ACC_FLOATS>::new();
     let acc = acc_buf.zeroed_prefix(d.rows * d.owp * d.coutp);
     let mut wt_buf = StackBuffer::<DIRECT_WT_FLOATS>::new();
-    let wt = wt_buf.zeroed_prefix(d.cc * taps * block_width);
+    // Packed weights need no stack copy.
+    let wt = wt_buf.zeroed_prefix(if packed.is_some() { 0 } else { d.cc * taps * block_width });
     let mut xp_buf = StackBuffer::<DIRECT_XP_FLOATS>::new();
     let xp = xp_buf.zeroed_prefix(d.cc * input_rows_max * d.xp_row);
     let edges = Edges::new::<P>(g, &d);
@@ -76,9 +84,14 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                 let width = cb * lanes;
                 for c0 in (0..cing).step_by(d.cc) {
                     let cc = d.cc.min(cing - c0);
-                    let wt = &mut wt[..cc * taps * width];
-                    transpose_weights(s, gw, k, (co0, width), (c0 * taps, cc * taps), coutg, wt);
-                    let wt = &*wt;
+                    let wt: &[f32] = match packed {
+                        Some(packed) => &packed[packed_offset(g, &d, grp, co0, c0, width)..][..cc * taps * width],
+                        None => {
+                            let wt = &mut wt[..cc * taps * width];
+                            transpose_weights(s, gw, k, (co0, width), (c0 * taps, cc * taps), coutg, wt);
+                            wt
+                        }
+                    };
                     let chunk = &gin[c0 * plane..][..cc * plane];
                     let xp = pad_chunk::<S, P, STRIDE>(s, g, &d, &edges, chunk, (iy0, input_rows), xp);
                     let block = cc * input_rows * edges.copy_width(&d);
@@ -134,6 +147,47 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                 }
             }
             store_outputs(s, g, &d, acc, (oy0, rows), coutg, act, gout);
+        }
+    }
+}
+
+/// Floats of the packed weights of a direct plan: per group, `coutp`
+/// channels (whole vectors, zero past `cout / groups`) by every
+/// `(input channel, ky, kx)`.
+pub(crate) const fn packed_len(g: &Conv2dGeometry, d: &DirectPlan) -> usize {
+    g.groups * d.coutp * (g.cin / g.groups) * g.kh * g.kw
+}
+
+/// Where [`pack`] puts the chunk of input channels from `c0` of the block
+/// of channels from `co0` (`width` wide) of group `grp`: the blocks of a
+/// group one after another, each `width × k`, its chunks in order within it.
+fn packed_offset(g: &Conv2dGeometry, d: &DirectPlan, grp: usize, co0: usize, c0: usize, width: usize) -> usize {
+    let taps = g.kh * g.kw;
+    let k = g.cin / g.groups * taps;
+    grp * d.coutp * k + co0 * k + c0 * taps * width
+}
+
+/// Lays `weight` out for a direct plan, once: each chunk transposed to
+/// `[k][channel]` exactly as [`run`] would transpose it per tile of rows,
+/// at [`packed_offset`]. `out` must hold [`packed_len`] floats.
+#[inline(always)]
+pub(crate) fn pack<S: Simd>(s: S, g: &Conv2dGeometry, plan: &Plan, weight: &[f32], out: &mut [f32]) {
+    let d = plan.direct;
+    let lanes = S::LANES;
+    let (cing, coutg) = (g.cin / g.groups, g.cout / g.groups);
+    let taps = g.kh * g.kw;
+    let k = cing * taps;
+    assert!(d.cc >= 1 && d.coutp.is_multiple_of(lanes) && d.coutp >= coutg && out.len() >= packed_len(g, &d));
+    let blocks = ChannelBlocks::new(d.coutp / lanes, d.max_cb);
+    for grp in 0..g.groups {
+        let gw = &weight[grp * coutg * k..][..coutg * k];
+        for (co0, cb) in blocks.iter(lanes) {
+            let width = cb * lanes;
+            for c0 in (0..cing).step_by(d.cc) {
+                let cc = d.cc.min(cing - c0);
+                let wt = &mut out[packed_offset(g, &d, grp, co0, c0, width)..][..cc * taps * width];
+                transpose_weights(s, gw, k, (co0, width), (c0 * taps, cc * taps), coutg, wt);
+            }
         }
     }
 }

@@ -266,12 +266,12 @@ pub(super) fn run_plan_fused(
         let have = isa::detected();
         if t.lanes == plan::AVX512.lanes && have >= Isa::Avx512 {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, plan, input, weight, bias, act, &mut got) };
+            unsafe { x86::conv2d_avx512(g, plan, input, weight, None, bias, act, &mut got) };
             return Some(got);
         }
         if t.lanes == plan::AVX2.lanes && have >= Isa::Avx2 {
             // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { x86::conv2d_avx2(g, plan, input, weight, bias, act, &mut got) };
+            unsafe { x86::conv2d_avx2(g, plan, input, weight, None, bias, act, &mut got) };
             return Some(got);
         }
     }

@@ -85,7 +85,7 @@ fn special_case() -> impl Strategy<Value = Case> {
 
 /// Direct-mode sized geometries (a whole vector of output channels and
 /// more), a few of them to keep the run short.
-fn direct_sized() -> impl Strategy<Value = Case> {
+pub(super) fn direct_sized() -> impl Strategy<Value = Case> {
     wide_case().prop_map(|(g, input, _, bias)| {
         let cout = 16 + 3 * g.cout;
         let g = Conv2dGeometry { cout, ..g };

@@ -207,6 +207,7 @@ pub(super) unsafe fn conv2d_avx512(
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
+    packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
     output: &mut [f32],
@@ -220,16 +221,16 @@ pub(super) unsafe fn conv2d_avx512(
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, bias, act, output) },
-            (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, bias, act, output) },
-            (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, bias, act, output) },
-            (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, bias, act, output) },
-            (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, bias, act, output) },
-            (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, bias, act, output) },
-            (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, bias, act, output) },
-            (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, bias, act, output) },
-            (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, bias, act, output) },
-            (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, bias, act, output) },
+            (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, packed, bias, act, output) },
+            (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, packed, bias, act, output) },
+            (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, packed, bias, act, output) },
+            (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, packed, bias, act, output) },
+            (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, packed, bias, act, output) },
             _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
         },
         (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, act, output) },
@@ -271,10 +272,6 @@ macro_rules! outlined {
 }
 
 outlined!(
-    /// [`direct::run`] on AVX-512F.
-    direct_avx512, Avx512, "avx512f", direct, <const P: usize, const STRIDE: usize>
-);
-outlined!(
     /// [`tiled::run`] on AVX-512F.
     tiled_avx512, Avx512, "avx512f", tiled, <const MR: usize, const NV: usize>
 );
@@ -285,10 +282,6 @@ outlined!(
 outlined!(
     /// [`winograd::run`] on AVX-512F.
     winograd_avx512, Avx512, "avx512f", winograd, <const NV: usize>
-);
-outlined!(
-    /// [`direct::run`] on AVX2 with FMA.
-    direct_avx2, Avx2, "avx2,fma", direct, <const P: usize, const STRIDE: usize>
 );
 outlined!(
     /// [`tiled::run`] on AVX2 with FMA.
@@ -311,6 +304,7 @@ pub(super) unsafe fn conv2d_avx2(
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
+    packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
     output: &mut [f32],
@@ -322,8 +316,8 @@ pub(super) unsafe fn conv2d_avx2(
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
         (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, bias, act, output) },
-            (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
+            (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, packed, bias, act, output) },
+            (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, packed, bias, act, output) },
             _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
         },
         (Mode::Winograd, _, _) => unreachable!("plan::AVX2 has no Winograd mode"),
@@ -333,4 +327,62 @@ pub(super) unsafe fn conv2d_avx2(
         (_, 4, 2) => unsafe { tiled_avx2::<4, 2>(s, g, plan, input, weight, bias, act, output) },
         _ => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
     }
+}
+
+/// Defines the direct mode's outlined entry point for one instruction set
+/// (as `outlined!`, plus the packed weights).
+macro_rules! direct_entry {
+    ($(#[$doc:meta])* $name:ident, $token:ident, $features:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<const P: usize, const STRIDE: usize>(
+            s: $token,
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            weight: &[f32],
+            packed: Option<&[f32]>,
+            bias: Option<&[f32]>,
+            act: Activation,
+            output: &mut [f32],
+        ) {
+            direct::run::<_, P, STRIDE>(s, g, plan, input, weight, packed, bias, act, output)
+        }
+    };
+}
+
+direct_entry!(
+    /// [`direct::run`] on AVX-512F.
+    direct_avx512, Avx512, "avx512f"
+);
+direct_entry!(
+    /// [`direct::run`] on AVX2 with FMA.
+    direct_avx2, Avx2, "avx2,fma"
+);
+
+/// [`direct::pack`] on AVX-512F.
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn pack_direct_avx512(g: &Conv2dGeometry, plan: &Plan, weight: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees AVX-512F.
+    let s = unsafe { Avx512::new_unchecked() };
+    direct::pack(s, g, plan, weight, out);
+}
+
+/// [`direct::pack`] on AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn pack_direct_avx2(g: &Conv2dGeometry, plan: &Plan, weight: &[f32], out: &mut [f32]) {
+    // SAFETY: the caller guarantees AVX2 and FMA.
+    let s = unsafe { Avx2::new_unchecked() };
+    direct::pack(s, g, plan, weight, out);
 }

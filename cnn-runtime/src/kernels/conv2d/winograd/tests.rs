@@ -86,7 +86,7 @@ fn run_avx512_fused(
         if detected() >= Isa::Avx512 {
             let mut got = vec![f32::NAN; g.output_len()];
             // SAFETY: the CPU has AVX-512F.
-            unsafe { super::super::x86::conv2d_avx512(g, plan, input, weight, bias, act, &mut got) };
+            unsafe { super::super::x86::conv2d_avx512(g, plan, input, weight, None, bias, act, &mut got) };
             return Some(got);
         }
     }
