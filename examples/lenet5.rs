@@ -6,7 +6,9 @@
 //! - `weights: "..."` embeds the trained `state_dict` (saved by PyTorch with
 //!   `safetensors.torch.save_file`): the macro checks every tensor name, shape
 //!   and dtype at compile time and includes the file as bytes. At run time
-//!   there is no file I/O, no parsing and no allocation.
+//!   there is no file I/O, no parsing and no allocation (the first
+//!   `embedded()` call lays out the weights of the direct-kernel convolution
+//!   once, into a static buffer).
 //! - The 2,000 held-out MNIST test images are classified; the accuracy must
 //!   match what the training script reported, and every logit must agree with
 //!   PyTorch's.
@@ -78,8 +80,15 @@ fn main() -> Result<(), Box<dyn Error>> {
     let start = Instant::now();
     let model = LeNet5::embedded();
     let load_time = start.elapsed();
+    // Later calls reuse what the first one laid out.
+    let start = Instant::now();
+    let _again = LeNet5::embedded();
+    let again = start.elapsed();
     print!("{}", LeNet5::summary());
-    println!("weights embedded at compile time; ready in {load_time:?} (no copy, no parse)\n");
+    println!(
+        "weights embedded at compile time; ready in {load_time:?} (no parse, no allocation; the first call \
+         lays out conv weights for the direct kernel), {again:?} on a later call\n"
+    );
 
     let file = safetensors::SafeTensors::deserialize(TEST_SET)?;
     let images = file.tensor("images")?;

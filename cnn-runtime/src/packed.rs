@@ -131,10 +131,15 @@ impl<const N: usize> PackCell<N> {
         // Used once: this caller fills the cell at most once, then sees READY.
         let mut fill = Some(fill);
         loop {
-            match self
-                .state
-                .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Acquire)
-            {
+            // A plain load first: after the first call the cell is READY and
+            // a compare-exchange (a locked instruction) would be wasted.
+            let seen = match self.state.load(Ordering::Acquire) {
+                EMPTY => self
+                    .state
+                    .compare_exchange(EMPTY, BUSY, Ordering::Acquire, Ordering::Acquire),
+                other => Err(other),
+            };
+            match seen {
                 Ok(_) => {
                     let Some(fill) = fill.take() else {
                         unreachable!("a cell is filled at most once per caller")

@@ -6,7 +6,8 @@
 //! count. Elsewhere (macOS, Windows, wasm) it falls back to
 //! `include_bytes!` into an aligned static, which is correct everywhere but
 //! costs compile memory proportional to the file. Either way the kernels read
-//! the tensors in place.
+//! the tensors in place (but for the direct convolution kernel's transposed
+//! copy, see `cnn_runtime::Packed`).
 
 use crate::embed::Embedded;
 use crate::front::Header;
@@ -38,7 +39,9 @@ pub fn constructor(header: &Header, embedded: &Embedded) -> TokenStream {
     let doc = format!(
         " The model with the weights of `{written}`, embedded in the binary and checked against the \
          architecture at compile time. No file I/O, no parsing and no allocation: the kernels read \
-         the tensors in place."
+         the tensors in place, except that on x86-64 the first call in the process lays out the \
+         weights of the convolutions the direct kernel runs, once, into static buffers \
+         (`cnn_runtime::Packed`)."
     );
     let elf = elf();
     let blob = quote! {

@@ -38,9 +38,13 @@
 //! The vector code is written once, generic over a small vector trait whose
 //! implementors are zero-sized proofs that the CPU supports the instruction
 //! set; each instruction set has thin `#[target_feature]` entry points that
-//! instantiate it. Weights are always read in place, in PyTorch's layout;
-//! only small per-call tiles (packed input panels, transposed weight chunks)
-//! are built, on the stack (at most about 72 KiB).
+//! instantiate it. Weights are read in place, in PyTorch's layout, except by
+//! the direct convolution kernel, which reads them transposed to
+//! `[input channel, ky, kx][output channel]` in blocks: generated models lay
+//! that copy out once, when they are built ([`crate::Packed`],
+//! [`conv2d_pack`]), and the kernel falls back to transposing chunks per
+//! call without it. Only small per-call tiles (packed input panels, padded
+//! input rows) are built, on the stack (at most about 72 KiB).
 //!
 //! A convolution is planned per geometry and instruction set (at compile
 //! time for the shaped wrapper) by a cost model fitted to measurements: a
