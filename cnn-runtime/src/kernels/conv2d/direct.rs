@@ -1,12 +1,13 @@
 //! The direct convolution: output channels in the vector lanes (see
 //! [`super::plan::Mode::Direct`]).
 //!
-//! Per group, tile of output rows and block of (up to three vectors of)
-//! output channels, for each chunk of input channels: the chunk's weights
-//! for the block are transposed to `[k][channel]` on the stack, and the
-//! input it reads past the row ends copied with zero padding (the rest is
-//! read in place); then each register tile of the micro-kernel (`P` pixels
-//! of a row × the block's channels) adds the chunk to its partial sums, kept
+//! Per group and tile of output rows, for each chunk of input channels: the
+//! input the chunk reads past the row ends is copied with zero padding (the
+//! rest is read in place); then for each block of (up to three vectors of)
+//! output channels, the chunk's weights for the block come transposed to
+//! `[k][channel]` (packed once at load, or transposed on the stack), and
+//! each register tile of the micro-kernel (`P` pixels of a row × the
+//! block's channels) adds the chunk to its partial sums, kept
 //! `[pixel][channel]` on the stack. At the end of the tile the sums are
 //! transposed into the NCHW output.
 
@@ -80,10 +81,15 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                 .saturating_sub(g.pt)
                 .min(g.h);
             let (iy0, input_rows) = (first, end.saturating_sub(first));
-            for (co0, cb) in blocks.iter(lanes) {
-                let width = cb * lanes;
-                for c0 in (0..cing).step_by(d.cc) {
-                    let cc = d.cc.min(cing - c0);
+            // Chunks outside blocks: each chunk's padded rows are copied once
+            // and serve every block (the partial sums of all blocks live in
+            // `acc` side by side).
+            for c0 in (0..cing).step_by(d.cc) {
+                let cc = d.cc.min(cing - c0);
+                let chunk = &gin[c0 * plane..][..cc * plane];
+                let xp = pad_chunk::<S, P, STRIDE>(s, g, &d, &edges, chunk, (iy0, input_rows), xp);
+                for (co0, cb) in blocks.iter(lanes) {
+                    let width = cb * lanes;
                     let wt: &[f32] = match packed {
                         Some(packed) => &packed[packed_offset(g, &d, grp, co0, c0, width)..][..cc * taps * width],
                         None => {
@@ -92,8 +98,6 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                             wt
                         }
                     };
-                    let chunk = &gin[c0 * plane..][..cc * plane];
-                    let xp = pad_chunk::<S, P, STRIDE>(s, g, &d, &edges, chunk, (iy0, input_rows), xp);
                     let block = cc * input_rows * edges.copy_width(&d);
                     for r in 0..rows {
                         let oy = oy0 + r;
@@ -450,13 +454,12 @@ fn store_outputs<S: Simd>(
     } else {
         (rows, g.ow, d.owp)
     };
-    let mut block = [s.zero(); 16];
-    let block = &mut block[..lanes];
+    let mut whole = [s.zero(); 16];
     for r in 0..runs {
         for px0 in (0..run_len).step_by(lanes) {
             let np = lanes.min(run_len - px0);
             for co0 in (0..coutg).step_by(lanes) {
-                for (i, v) in block.iter_mut().enumerate() {
+                for (i, v) in whole[..lanes].iter_mut().enumerate() {
                     *v = if i < np {
                         let src = &acc[(r * acc_stride + px0 + i) * d.coutp + co0..][..lanes];
                         // SAFETY: `src` is `lanes` floats.
@@ -465,12 +468,16 @@ fn store_outputs<S: Simd>(
                         s.zero()
                     };
                 }
+                // The activation is element-wise, so it goes before the
+                // transpose: matched once per block, not per stored vector.
+                act.apply_tile(s, core::array::from_mut(&mut whole));
+                let block = &mut whole[..lanes];
                 s.transpose(block);
                 let mask = s.first_lanes(np);
                 for (j, &v) in block.iter().enumerate().take(coutg - co0) {
                     let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + px0..][..np];
                     // SAFETY: the first `np` lanes are `dst`.
-                    unsafe { s.mask_store(dst.as_mut_ptr(), mask, act.apply_vec(s, v)) };
+                    unsafe { s.mask_store(dst.as_mut_ptr(), mask, v) };
                 }
             }
         }

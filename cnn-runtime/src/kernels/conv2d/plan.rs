@@ -429,7 +429,7 @@ const fn direct_cost(g: &Conv2dGeometry, d: &DirectPlan, lanes: usize) -> u128 {
     let weights = tiles * (cing * taps).div_ceil(lanes) as u128 * vectors;
     let outputs = (g.oh * g.ow.div_ceil(lanes)) as u128 * vectors;
     let input_rows = min(g.h, (d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1);
-    let inputs = tiles * blocks * (cing * input_rows * d.xp_row.div_ceil(lanes)) as u128;
+    let inputs = tiles * (cing * input_rows * d.xp_row.div_ceil(lanes)) as u128;
     fma + calls * per_call * 100 + (weights + outputs) * 100 * 100 + inputs * 4 * 100
 }
 
