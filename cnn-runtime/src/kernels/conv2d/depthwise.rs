@@ -5,6 +5,7 @@
 
 use super::pack::{ColumnTable, MAX_KW, MAX_ROW_VECS};
 use super::plan::MAX_TILE;
+use super::stack::StackBuffer;
 use super::Conv2dGeometry;
 use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::Simd;
@@ -70,6 +71,16 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
     assert!(g.kh == K && g.kw == K && g.dh == 1 && g.dw == 1 && g.sh == STRIDE && g.sw == STRIDE);
     assert!(input.len() == g.cin * plane && output.len() == g.cout * out_plane && weight.len() == g.cout * K * K);
     let table = ColumnTable::new::<STRIDE>(g, lanes, 0, g.ow);
+    // Stride 1: each channel's plane is first copied into zero-padded
+    // rows, so that the multiply-adds read whole vectors at any offset
+    // without per-load masks (MobileNet's 32-channel 56x56 layer was
+    // load-bound on the masked loads, each with its mask and offset looked
+    // up). The whole plane, not a block's rows: loads right after the
+    // stores that wrote them, straddling two of them, would wait for the
+    // stores to complete (measured slower than no copy).
+    let rows = (STRIDE == 1).then(|| PaddedRows::new(s, g, table.vecs)).flatten();
+    let mut plane_buf = StackBuffer::<PLANE_FLOATS>::new();
+    let plane_buf = plane_buf.zeroed_prefix(rows.as_ref().map_or(0, |r| g.h * r.width));
 
     for (co, out) in output.chunks_exact_mut(out_plane).enumerate() {
         let block = Block {
@@ -80,6 +91,9 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
             filter: &weight[co * K * K..][..K * K],
         };
         let b = s.splat(bias.map_or(0.0, |b| b[co]));
+        if let Some(rows) = &rows {
+            rows.copy(s, g, block.channel, plane_buf);
+        }
         for oy0 in (0..g.oh).step_by(ROWS) {
             let iy_first = (oy0 * STRIDE) as isize - g.pt as isize;
             for j0 in (0..table.vecs).step_by(VECS) {
@@ -89,13 +103,79 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
                 macro_rules! span {
                     ($($i:literal)*) => {$(
                         if $i < (ROWS - 1) * STRIDE + K {
-                            block.input_row::<STRIDE, K, $i>(iy_first, j0, &mut acc);
+                            match &rows {
+                                Some(rows) => block.padded_row::<K, $i>(iy_first, j0, (plane_buf, rows.width), &mut acc),
+                                None => block.input_row::<STRIDE, K, $i>(iy_first, j0, &mut acc),
+                            }
                         }
                     )*};
                 }
                 span!(0 1 2 3 4 5 6 7 8 9 10);
                 act.apply_tile(s, &mut acc);
                 store_block(s, g, &table, (oy0, j0), &acc, out);
+            }
+        }
+    }
+}
+
+/// Floats of [`run_square`]'s zero-padded copy of a plane at stride 1
+/// (48 KiB); larger planes use the masked loads.
+const PLANE_FLOATS: usize = 12288;
+
+/// How [`run_square`] copies a plane at stride 1: input row `iy` at `iy *
+/// width` in the buffer, padded column `c` holding input column `c - pl`
+/// (zero outside the input), so output column `ox` reads column `ox + kx`
+/// for kernel column `kx`.
+struct PaddedRows {
+    /// Floats per row: whole vectors for every output vector the blocks
+    /// compute (rounded up to groups of `VECS`), plus one for the kernel's
+    /// reach past them.
+    width: usize,
+    /// Per vector of a padded row, the lanes that are input columns.
+    load_bits: [u32; MAX_ROW_VECS],
+}
+
+impl PaddedRows {
+    /// The copy for `g` with `vecs` output vectors per row, if the plane
+    /// fits [`PLANE_FLOATS`].
+    #[inline(always)]
+    fn new<S: Simd>(_: S, g: &Conv2dGeometry, vecs: usize) -> Option<Self> {
+        let lanes = S::LANES;
+        let vectors = vecs.div_ceil(VECS) * VECS + 1;
+        let width = vectors * lanes;
+        if g.kw > lanes + 1 || vectors > MAX_ROW_VECS || g.h * width > PLANE_FLOATS {
+            return None;
+        }
+        let mut load_bits = [0u32; MAX_ROW_VECS];
+        for (j, bits) in load_bits.iter_mut().enumerate().take(vectors) {
+            // Padded columns `j * lanes ..`; input columns are `pl .. pl + w`.
+            let first = j * lanes;
+            let lo = g.pl.clamp(first, first + lanes) - first;
+            let hi = (g.pl + g.w).clamp(first, first + lanes) - first;
+            *bits = ((1u64 << hi) - (1u64 << lo)) as u32;
+        }
+        Some(PaddedRows { width, load_bits })
+    }
+
+    /// Copies the plane `channel` into `buf`, every lane of each row
+    /// written.
+    #[inline(always)]
+    fn copy<S: Simd>(&self, s: S, g: &Conv2dGeometry, channel: &[f32], buf: &mut [f32]) {
+        let lanes = S::LANES;
+        assert!(buf.len() >= g.h * self.width && channel.len() == g.h * g.w);
+        for iy in 0..g.h {
+            let src = channel[iy * g.w..][..g.w].as_ptr();
+            let dst = &mut buf[iy * self.width..][..self.width];
+            for (j, &bits) in self.load_bits[..self.width / lanes].iter().enumerate() {
+                let p = src.wrapping_offset((j * lanes) as isize - g.pl as isize);
+                // SAFETY: an enabled lane `l` reads input column `j * lanes +
+                // l - pl` in `0 .. w` (`load_bits`), inside the row `src`
+                // points to; the store writes `dst[j * lanes ..][..lanes]`,
+                // inside `dst` (`width` is whole vectors).
+                unsafe {
+                    let v = s.maskz_load(p, s.mask_from_bits(bits));
+                    s.store(dst.as_mut_ptr().add(j * lanes), v);
+                }
             }
         }
     }
@@ -133,6 +213,46 @@ impl<S: Simd> Block<'_, S> {
             for (r, acc) in acc.iter_mut().enumerate() {
                 if I >= r * STRIDE && I - r * STRIDE < K {
                     let w = s.splat(self.filter[(I - r * STRIDE) * K + kx]);
+                    for (a, &x) in acc.iter_mut().zip(&x) {
+                        *a = s.fma(w, x, *a);
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl<S: Simd> Block<'_, S> {
+    /// [`Block::input_row`] at stride 1 from the zero-padded copy of the
+    /// plane (`plane`, rows `width` apart, see [`PaddedRows`]): plain vector
+    /// loads, no masks.
+    #[inline(always)]
+    fn padded_row<const K: usize, const I: usize>(
+        &self,
+        iy_first: isize,
+        j0: usize,
+        (plane, width): (&[f32], usize),
+        acc: &mut [[S::V; VECS]; ROWS],
+    ) {
+        let (s, g) = (self.s, self.g);
+        let lanes = S::LANES;
+        let iy = iy_first + I as isize;
+        if iy < 0 || iy >= g.h as isize {
+            return;
+        }
+        // In range: 0 <= iy < h.
+        let row = &plane[iy as usize * width..][..width];
+        assert!((j0 + VECS) * lanes + K - 1 <= row.len(), "depthwise: padded row");
+        for kx in 0..K {
+            let mut x = [s.zero(); VECS];
+            for (v, x) in x.iter_mut().enumerate() {
+                // SAFETY: reads `row[(j0 + v) * lanes + kx ..][..lanes]`,
+                // inside `row` by the assert (`v < VECS`, `kx < K`).
+                *x = unsafe { s.load(row.as_ptr().add((j0 + v) * lanes + kx)) };
+            }
+            for (r, acc) in acc.iter_mut().enumerate() {
+                if I >= r && I - r < K {
+                    let w = s.splat(self.filter[(I - r) * K + kx]);
                     for (a, &x) in acc.iter_mut().zip(&x) {
                         *a = s.fma(w, x, *a);
                     }
