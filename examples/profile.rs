@@ -135,10 +135,12 @@ fn profile<M: Model>(runs: usize, peak: f64) {
     );
     for (i, (info, sample)) in M::LAYERS.iter().zip(samples.iter_mut()).enumerate() {
         let time = median(sample).as_secs_f64();
-        // A fused activation runs in the previous layer's kernel: its time
-        // is counted there.
-        let kind = if info.fused && i > 0 {
-            format!("{} (fused into {})", info.kind, M::LAYERS[i - 1].name)
+        // A fused layer runs in the kernel of the last unfused layer before
+        // it (a conv's activation, and a global average pool after both):
+        // its time is counted there.
+        let host = M::LAYERS[..i].iter().rposition(|l| !l.fused);
+        let kind = if let (true, Some(host)) = (info.fused, host) {
+            format!("{} (fused into {})", info.kind, M::LAYERS[host].name)
         } else {
             info.kind.to_owned()
         };

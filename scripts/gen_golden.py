@@ -313,6 +313,13 @@ CASES = [
         L("flatten", "Flatten"),
         L("fc", "Linear", 8, 4),
     ]),
+    Case("conv_relu_gap_direct", "conv with 24 outputs, stride 2, ReLU, AdaptiveAvgPool2d(1): the pool summed inside the conv's direct kernel (AVX2, AVX-512)", (8, 13, 13), [
+        L("conv", "Conv2d", 8, 24, 3, stride=2, padding=1),
+        L("relu", "ReLU"),
+        L("gap", "AdaptiveAvgPool2d", 1),
+        L("flatten", "Flatten"),
+        L("fc", "Linear", 24, 5),
+    ]),
     Case("adaptive_3x3", "AdaptiveAvgPool2d((3, 3)) on 7x7: overlapping, non-divisible bins", (3, 7, 7), [
         L("pool", "AdaptiveAvgPool2d", (3, 3)),
     ]),

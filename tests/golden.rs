@@ -531,6 +531,30 @@ fn adaptive_global() {
     common::assert_close(case, &output, &io.output.values);
 }
 
+/// conv with 24 outputs, stride 2, ReLU, AdaptiveAvgPool2d(1): the pool summed inside the conv's direct kernel (AVX2, AVX-512).
+/// Output shape [5].
+#[test]
+fn conv_relu_gap_direct() {
+    cnn_model! {
+        struct Net {
+            input: [8, 13, 13],
+            conv: Conv2d(8, 24, 3, stride = 2, padding = 1),
+            relu: ReLU,
+            gap: AdaptiveAvgPool2d(1),
+            flatten: Flatten,
+            fc: Linear(24, 5),
+        }
+    }
+
+    let (case, weights, io) = fixtures!("conv_relu_gap_direct");
+    let model = common::ok(case, Net::from_safetensors(weights));
+    let io = common::read_io(case, io);
+    common::assert_shapes(case, Net::INPUT_SHAPE, Net::OUTPUT_SHAPE, &io);
+    let mut output = vec![0.0f32; Net::OUTPUT_LEN];
+    common::ok(case, model.forward_slice(&io.input.values, &mut output));
+    common::assert_close(case, &output, &io.output.values);
+}
+
 /// AdaptiveAvgPool2d((3, 3)) on 7x7: overlapping, non-divisible bins.
 /// Output shape [3, 3, 3].
 #[test]

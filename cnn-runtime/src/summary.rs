@@ -20,9 +20,12 @@ pub struct LayerInfo {
     /// input, or `None` once the tensor is flat (every feature may then see the
     /// whole input).
     pub receptive_field: Option<(usize, usize)>,
-    /// Whether this layer runs inside the previous one's kernel: an
-    /// activation applied by a convolution or linear layer as it stores its
-    /// outputs. It then has no pass (and takes no time) of its own.
+    /// Whether this layer runs inside the kernel of the last unfused layer
+    /// before it: an activation applied by a convolution or linear layer as
+    /// it stores its outputs, or a global average pool (`AdaptiveAvgPool2d(1)`)
+    /// right after a convolution (and its activation), which the convolution
+    /// computes as it goes. It then has no pass (and takes no time) of its
+    /// own.
     pub fused: bool,
 }
 

@@ -5,7 +5,7 @@
 //! const parameters are checked against them by rustc: if the macro ever got a
 //! shape wrong, the generated code would not type-check.
 
-use super::fusion::{epilogue, fused_into_previous};
+use super::fusion::{epilogue, fused_into_previous, global_pool_after, pooled_into_conv};
 use super::{field, lit, shape_type};
 use crate::model::{Layer, Model, Op, Place, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -104,6 +104,10 @@ fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
         // Applied by the previous layer's kernel; the tensor is its output.
         return quote!(let #output = #input;);
     }
+    if pooled_into_conv(model, index) {
+        // Computed, and its tensor defined, by the convolution's call.
+        return quote!();
+    }
     let act = epilogue(model, index);
     match &layer.op {
         Op::Conv2d(_) => {
@@ -114,6 +118,21 @@ fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
             match super::conv::conv_tokens(model, layer) {
                 Some(super::conv::ConvTokens { consts, .. }) if weight("weight").is_some() => {
                     let packed = super::conv::packed_field(&layer.name);
+                    if let Some(pool) = global_pool_after(model, index).and_then(|p| model.layers.get(p)) {
+                        // The pool's output is written after the call: it may
+                        // share a buffer with the conv's input.
+                        let pooled = var(pool.output);
+                        let pooled_type = shape_type(model.tensor(pool.output));
+                        let pooled_buffer = buffer(model.memory.place(pool.output));
+                        return quote! {
+                            #fresh
+                            let __pooled = ::cnn_runtime::kernels::conv2d_global_avg::<#consts, _>(
+                                &*#input, #wt, &self.#packed, #bias, #act, #output,
+                            );
+                            let #pooled: &mut #pooled_type = ::cnn_runtime::__private::view_mut(&mut *#pooled_buffer);
+                            ::cnn_runtime::__private::copy(&__pooled, #pooled);
+                        };
+                    }
                     quote! {
                         #fresh
                         ::cnn_runtime::kernels::conv2d_prepacked::<#consts, _>(

@@ -49,6 +49,40 @@ pub fn epilogue(model: &Model, index: usize) -> Option<TokenStream> {
     }
 }
 
+/// The global average pool (`AdaptiveAvgPool2d(1)`) that convolution
+/// `index` feeds, directly or through an activation fused into it, if no
+/// other layer reads the convolution's output: the two then run as one
+/// kernel call, which on the direct kernel sums the outputs per channel as
+/// they are computed instead of storing them.
+pub fn global_pool_after(model: &Model, index: usize) -> Option<usize> {
+    let conv = model.layers.get(index)?;
+    if !matches!(conv.op, Op::Conv2d(_)) {
+        return None;
+    }
+    let next = index.checked_add(1)?;
+    let (pool, read) = if fused_into_previous(model, next) {
+        (next.checked_add(1)?, model.layers.get(next)?.output)
+    } else {
+        (next, conv.output)
+    };
+    let layer = model.layers.get(pool)?;
+    let global = matches!(layer.op, Op::AdaptiveAvgPool2d(size) if size.h == 1 && size.w == 1);
+    // The pool is the one reader of the conv's (activated) output.
+    let readers = model
+        .layers
+        .iter()
+        .filter(|l| l.input == read || l.input == conv.output)
+        .count();
+    let fused_readers = usize::from(read != conv.output);
+    (global && layer.input == read && readers == 1 + fused_readers).then_some(pool)
+}
+
+/// Whether layer `index` is a global average pool run by the convolution
+/// before it (see [`global_pool_after`]).
+pub fn pooled_into_conv(model: &Model, index: usize) -> bool {
+    (index.saturating_sub(2)..index).any(|conv| global_pool_after(model, conv) == Some(index))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -98,5 +132,37 @@ mod tests {
             .map(|i| m.layers[i].name.as_str())
             .collect();
         assert_eq!(with_epilogue, ["conv", "conv6", "fc"]);
+    }
+
+    /// A global average pool right after a conv, or after its fused
+    /// activation, runs in the conv's kernel; any other pool does not.
+    #[test]
+    fn which_global_pools_fuse() {
+        let m = model(quote! {
+            struct Net {
+                input: [4, 8, 8],
+                conv: Conv2d(4, 8, 3, padding = 1),
+                relu: ReLU,
+                gap: AdaptiveAvgPool2d(1),
+                conv2: Conv2d(8, 8, 1),
+                gap2: AdaptiveAvgPool2d(1),
+                conv3: Conv2d(8, 8, 1),
+                pool2x2: AdaptiveAvgPool2d(2),
+                conv4: Conv2d(8, 8, 1),
+                tanh: Tanh,
+                gap4: AdaptiveAvgPool2d(1),
+                flatten: Flatten,
+            }
+        });
+        let pooled: Vec<&str> = (0..m.layers.len())
+            .filter(|&i| pooled_into_conv(&m, i))
+            .map(|i| m.layers[i].name.as_str())
+            .collect();
+        assert_eq!(pooled, ["gap", "gap2"]);
+        let name = |i: usize| m.layers[i].name.as_str();
+        let convs: Vec<(&str, &str)> = (0..m.layers.len())
+            .filter_map(|i| global_pool_after(&m, i).map(|p| (name(i), name(p))))
+            .collect();
+        assert_eq!(convs, [("conv", "gap"), ("conv2", "gap2")]);
     }
 }

@@ -1,6 +1,6 @@
 //! The constant tables of a generated model: layer infos, `state_dict` specs.
 
-use super::fusion::fused_into_previous;
+use super::fusion::{fused_into_previous, pooled_into_conv};
 use super::lit;
 use crate::model::{Model, Op};
 use proc_macro2::TokenStream;
@@ -12,7 +12,7 @@ pub fn layer_infos(model: &Model) -> Vec<TokenStream> {
         .iter()
         .enumerate()
         .map(|(index, layer)| {
-            let fused = fused_into_previous(model, index);
+            let fused = fused_into_previous(model, index) || pooled_into_conv(model, index);
             let name = &layer.name;
             let kind = &layer.description;
             let shape = model.tensor(layer.output).dims().into_iter().map(lit);

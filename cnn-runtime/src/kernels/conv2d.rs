@@ -2,6 +2,7 @@
 
 mod depthwise;
 mod direct;
+mod global_avg;
 mod kernels;
 mod micro;
 mod pack;
@@ -18,6 +19,7 @@ mod x86;
 use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::{conv_axis_ok, mul_add, product};
+pub use global_avg::conv2d_global_avg;
 use plan::{Mode, Plan};
 pub use prepacked::{conv2d_pack, conv2d_packed_len, conv2d_prepacked, PackLayout};
 

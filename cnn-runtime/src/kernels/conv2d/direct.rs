@@ -41,7 +41,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
-    output: &mut [f32],
+    mut sink: Sink<'_>,
 ) {
     let d = plan.direct;
     let lanes = S::LANES;
@@ -71,7 +71,10 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     for grp in 0..g.groups {
         let gin = &input[grp * cing * plane..][..cing * plane];
         let gw = &weight[grp * coutg * k..][..coutg * k];
-        let gout = &mut output[grp * coutg * out_plane..][..coutg * out_plane];
+        let mut gsink = match &mut sink {
+            Sink::Planes(output) => Sink::Planes(&mut output[grp * coutg * out_plane..][..coutg * out_plane]),
+            Sink::Sums(sums) => Sink::Sums(&mut sums[grp * coutg..][..coutg]),
+        };
         let gbias = bias.map(|b| &b[grp * coutg..][..coutg]);
         for oy0 in (0..g.oh).step_by(d.rows) {
             let rows = d.rows.min(g.oh - oy0);
@@ -150,9 +153,22 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                     }
                 }
             }
-            store_outputs(s, g, &d, acc, (oy0, rows), coutg, act, gout);
+            match &mut gsink {
+                Sink::Planes(gout) => store_outputs(s, g, &d, acc, (oy0, rows), coutg, act, gout),
+                Sink::Sums(gsums) => add_outputs(s, g, &d, acc, rows, act, gsums),
+            }
         }
     }
+}
+
+/// Where [`run`] puts its results.
+pub(crate) enum Sink<'a> {
+    /// The NCHW output planes.
+    Planes(&'a mut [f32]),
+    /// Per output channel, the sum over its plane of the activated outputs,
+    /// added to the value there (a global average pool fused into the
+    /// convolution: the outputs themselves are never stored).
+    Sums(&'a mut [f32]),
 }
 
 /// Floats of the packed weights of a direct plan: per group, `coutp`
@@ -426,6 +442,44 @@ fn pad_rows<S: Simd>(
 /// Most vectors in a zero-padded input row (the plan keeps a row within
 /// `DIRECT_XP_FLOATS`).
 const MAX_ROW_VECTORS: usize = DIRECT_XP_FLOATS / 8;
+
+/// Adds, per channel, the tile's activated outputs (`acc` at
+/// `(r * owp + ox) * coutp + co`, columns `ox < ow`, rows `r < rows`) to
+/// `sums[co]`: a vector of channels at a time, the pixels in raster order.
+#[inline(always)]
+fn add_outputs<S: Simd>(
+    s: S,
+    g: &Conv2dGeometry,
+    d: &DirectPlan,
+    acc: &[f32],
+    rows: usize,
+    act: Activation,
+    sums: &mut [f32],
+) {
+    let lanes = S::LANES;
+    let coutg = sums.len();
+    assert!(rows * d.owp * d.coutp <= acc.len() && d.coutp >= coutg && d.owp >= g.ow);
+    for co0 in (0..coutg).step_by(lanes) {
+        let mut total = s.zero();
+        for r in 0..rows {
+            let row = &acc[r * d.owp * d.coutp + co0..][..(g.ow - 1) * d.coutp + lanes];
+            for ox in 0..g.ow {
+                // SAFETY: `row[ox * coutp ..][..lanes]` is inside `row`
+                // (`co0 + lanes <= coutp`: `coutp` is whole vectors).
+                let v = unsafe { s.load(row.as_ptr().add(ox * d.coutp)) };
+                total = s.add(total, act.apply_vec(s, v));
+            }
+        }
+        let n = lanes.min(coutg - co0);
+        let mask = s.first_lanes(n);
+        let dst = &mut sums[co0..][..n];
+        // SAFETY: the first `n` lanes are `dst`.
+        unsafe {
+            let before = s.maskz_load(dst.as_ptr(), mask);
+            s.mask_store(dst.as_mut_ptr(), mask, s.add(before, total));
+        }
+    }
+}
 
 /// Transposes the tile's partial sums `acc[(r * owp + ox) * coutp + co]`
 /// into `out[co][oy0 + r][ox]`, a `LANES × LANES` block at a time, through

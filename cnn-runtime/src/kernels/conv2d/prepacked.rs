@@ -143,7 +143,7 @@ fn pack(g: &Conv2dGeometry, plans: &Plans, weight: &[f32], out: &mut [f32]) -> O
 }
 
 /// The geometry of the shaped wrappers' const parameters, checked.
-const fn geometry<
+pub(super) const fn geometry<
     const CIN: usize,
     const H: usize,
     const W: usize,

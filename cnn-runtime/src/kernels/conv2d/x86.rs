@@ -1,7 +1,7 @@
 //! The x86-64 entry points and [`Kernels`] implementations, each compiled
 //! for its instruction set with the generic vector code inlined into it.
 
-use super::direct::{self, micro as direct_micro};
+use super::direct::{self, micro as direct_micro, Sink};
 use super::kernels::Kernels;
 use super::micro::{self, Block, Start};
 use super::plan::{Mode, Plan};
@@ -220,18 +220,8 @@ pub(super) unsafe fn conv2d_avx512(
     // SAFETY (each arm): the caller guarantees AVX-512F.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
-        (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
+        (Mode::Direct, _, _) => unsafe {
+            direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Planes(output))
         },
         (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, act, output) },
         (Mode::Winograd, _, _) => unreachable!("AVX-512 Winograd plans use plan::AVX512.winograd_shapes"),
@@ -315,10 +305,8 @@ pub(super) unsafe fn conv2d_avx2(
     // SAFETY (each arm): the caller guarantees AVX2 and FMA.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),
-        (Mode::Direct, _, _) => match (plan.direct.pixels, g.sw) {
-            (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, packed, bias, act, output) },
-            (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, packed, bias, act, output) },
-            _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
+        (Mode::Direct, _, _) => unsafe {
+            direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Planes(output))
         },
         (Mode::Winograd, _, _) => unreachable!("plan::AVX2 has no Winograd mode"),
         (Mode::Padded, 6, 2) => unsafe { padded_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
@@ -349,9 +337,9 @@ macro_rules! direct_entry {
             packed: Option<&[f32]>,
             bias: Option<&[f32]>,
             act: Activation,
-            output: &mut [f32],
+            sink: direct::Sink<'_>,
         ) {
-            direct::run::<_, P, STRIDE>(s, g, plan, input, weight, packed, bias, act, output)
+            direct::run::<_, P, STRIDE>(s, g, plan, input, weight, packed, bias, act, sink)
         }
     };
 }
@@ -385,4 +373,108 @@ pub(super) unsafe fn pack_direct_avx2(g: &Conv2dGeometry, plan: &Plan, weight: &
     // SAFETY: the caller guarantees AVX2 and FMA.
     let s = unsafe { Avx2::new_unchecked() };
     direct::pack(s, g, plan, weight, out);
+}
+
+/// A direct plan on AVX-512F, its results going to `sink`: the match of
+/// [`conv2d_avx512`]'s direct arm, shared with [`conv2d_sums_avx512`].
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_sink_avx512(
+    s: Avx512,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    sink: Sink<'_>,
+) {
+    // SAFETY (each arm): the caller guarantees AVX-512F.
+    match (plan.direct.pixels, g.sw) {
+        (8, 1) => unsafe { direct_avx512::<8, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (8, 2) => unsafe { direct_avx512::<8, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (7, 1) => unsafe { direct_avx512::<7, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (7, 2) => unsafe { direct_avx512::<7, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (6, 1) => unsafe { direct_avx512::<6, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (6, 2) => unsafe { direct_avx512::<6, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (5, 1) => unsafe { direct_avx512::<5, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
+    }
+}
+
+/// [`direct_sink_avx512`] on AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn direct_sink_avx2(
+    s: Avx2,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    sink: Sink<'_>,
+) {
+    // SAFETY (each arm): the caller guarantees AVX2 and FMA.
+    match (plan.direct.pixels, g.sw) {
+        (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
+    }
+}
+
+/// A direct `plan` on AVX-512F adding each output channel's activated
+/// outputs into `sums` instead of storing them (see `direct::Sink::Sums`).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn conv2d_sums_avx512(
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    sums: &mut [f32],
+) {
+    // SAFETY: the caller guarantees AVX-512F.
+    let s = unsafe { Avx512::new_unchecked() };
+    // SAFETY: as above.
+    unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) }
+}
+
+/// [`conv2d_sums_avx512`] on AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn conv2d_sums_avx2(
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    sums: &mut [f32],
+) {
+    // SAFETY: the caller guarantees AVX2 and FMA.
+    let s = unsafe { Avx2::new_unchecked() };
+    // SAFETY: as above.
+    unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) }
 }
