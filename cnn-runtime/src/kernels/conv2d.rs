@@ -283,16 +283,7 @@ fn conv2d_kernel(
     if let Some(bias) = bias {
         assert_eq!(bias.len(), g.cout, "conv2d: bias length");
     }
-    let chosen = plans.chosen();
-    // Packed weights for another plan (another instruction set forced, or
-    // the Winograd switch) are not used.
-    #[cfg(target_arch = "x86_64")]
-    let packed = match (chosen, packed) {
-        (Some((_, plan)), Some((data, layout))) if layout.plan() == plan => Some(data),
-        _ => None,
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = packed;
+    let (chosen, packed) = plans.with_packed(packed);
     match chosen {
         #[cfg(target_arch = "x86_64")]
         Some((Isa::Avx512, plan)) => {
@@ -312,13 +303,17 @@ fn conv2d_kernel(
     }
 }
 
-/// The vector plans of one geometry, one per instruction set.
+/// The vector plans of one geometry, one per instruction set, with and
+/// without the Winograd mode.
 #[derive(Clone, Copy, Debug)]
 struct Plans {
     avx512: Plan,
-    /// For CPUs where the Winograd mode does not pay (see `isa::winograd`).
+    /// For CPUs where the Winograd mode does not pay (see `isa::winograd`),
+    /// and calls without its filter transforms.
     avx512_no_winograd: Plan,
     avx2: Plan,
+    /// See `avx512_no_winograd`.
+    avx2_no_winograd: Plan,
 }
 
 impl Plans {
@@ -327,6 +322,7 @@ impl Plans {
             avx512: Plan::new(g, &plan::AVX512),
             avx512_no_winograd: Plan::new(g, &plan::AVX512_NO_WINOGRAD),
             avx2: Plan::new(g, &plan::AVX2),
+            avx2_no_winograd: Plan::new(g, &plan::AVX2_NO_WINOGRAD),
         }
     }
 
@@ -338,8 +334,9 @@ impl Plans {
     #[inline(always)]
     fn chosen(&self) -> Option<(Isa, &Plan)> {
         let active = isa::active();
+        let winograd = isa::winograd();
         if cfg!(target_arch = "x86_64") && active == Isa::Avx512 {
-            let avx512 = if isa::winograd() {
+            let avx512 = if winograd {
                 &self.avx512
             } else {
                 &self.avx512_no_winograd
@@ -348,10 +345,38 @@ impl Plans {
                 return Some((Isa::Avx512, avx512));
             }
         }
-        if cfg!(target_arch = "x86_64") && active >= Isa::Avx2 && self.avx2.mode != Mode::Portable {
-            return Some((Isa::Avx2, &self.avx2));
+        if cfg!(target_arch = "x86_64") && active >= Isa::Avx2 {
+            let avx2 = if winograd { &self.avx2 } else { &self.avx2_no_winograd };
+            if avx2.mode != Mode::Portable {
+                return Some((Isa::Avx2, avx2));
+            }
         }
         None
+    }
+
+    /// [`chosen`](Self::chosen), and the packed weights if they were laid
+    /// out for that very plan (not for another instruction set or the
+    /// Winograd switch's other side). A Winograd plan cannot run without
+    /// its filter transforms: then the same instruction set's plan without
+    /// Winograd runs instead, on unpacked weights.
+    #[inline(always)]
+    fn with_packed<'a>(&self, packed: Option<(&'a [f32], PackLayout)>) -> (Option<(Isa, &Plan)>, Option<&'a [f32]>) {
+        let chosen = self.chosen();
+        let packed = match (chosen, packed) {
+            (Some((_, plan)), Some((data, layout))) if layout.plan() == plan => Some(data),
+            _ => None,
+        };
+        match chosen {
+            Some((isa, plan)) if plan.mode == Mode::Winograd && packed.is_none() => {
+                let other = if isa == Isa::Avx512 {
+                    &self.avx512_no_winograd
+                } else {
+                    &self.avx2_no_winograd
+                };
+                (Some((isa, other)), None)
+            }
+            _ => (chosen, packed),
+        }
     }
 }
 

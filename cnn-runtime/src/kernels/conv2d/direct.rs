@@ -48,7 +48,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     let (cing, coutg) = (g.cin / g.groups, g.cout / g.groups);
     let taps = g.kh * g.kw;
     let k = cing * taps;
-    let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    let plane = g.h * g.w;
     let blocks = ChannelBlocks::new(d.coutp / lanes, d.max_cb);
     let block_width = blocks.widest() * lanes;
     assert!(d.pixels == P && g.sw == STRIDE && d.coutp.is_multiple_of(lanes) && d.coutp >= coutg);
@@ -71,10 +71,7 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
     for grp in 0..g.groups {
         let gin = &input[grp * cing * plane..][..cing * plane];
         let gw = &weight[grp * coutg * k..][..coutg * k];
-        let mut gsink = match &mut sink {
-            Sink::Planes(output) => Sink::Planes(&mut output[grp * coutg * out_plane..][..coutg * out_plane]),
-            Sink::Sums(sums) => Sink::Sums(&mut sums[grp * coutg..][..coutg]),
-        };
+        let mut gsink = sink.channels(g, grp * coutg, coutg);
         let gbias = bias.map(|b| &b[grp * coutg..][..coutg]);
         for oy0 in (0..g.oh).step_by(d.rows) {
             let rows = d.rows.min(g.oh - oy0);
@@ -153,10 +150,11 @@ pub(crate) fn run<S: Kernels, const P: usize, const STRIDE: usize>(
                     }
                 }
             }
-            match &mut gsink {
-                Sink::Planes(gout) => store_outputs(s, g, &d, acc, (oy0, rows), coutg, act, gout),
-                Sink::Sums(gsums) => add_outputs(s, g, &d, acc, rows, act, gsums),
-            }
+            let layout = AccLayout {
+                owp: d.owp,
+                coutp: d.coutp,
+            };
+            gsink.take(s, g, layout, acc, (oy0, rows), (0, g.ow), act);
         }
     }
 }
@@ -169,6 +167,53 @@ pub(crate) enum Sink<'a> {
     /// added to the value there (a global average pool fused into the
     /// convolution: the outputs themselves are never stored).
     Sums(&'a mut [f32]),
+}
+
+impl Sink<'_> {
+    /// The part of this sink for the `n` output channels from `co0`.
+    #[inline(always)]
+    pub(crate) fn channels(&mut self, g: &Conv2dGeometry, co0: usize, n: usize) -> Sink<'_> {
+        let plane = g.oh * g.ow;
+        match self {
+            Sink::Planes(out) => Sink::Planes(&mut out[co0 * plane..][..n * plane]),
+            Sink::Sums(sums) => Sink::Sums(&mut sums[co0..][..n]),
+        }
+    }
+
+    /// Hands over the finished partial sums of output rows `oy0 .. oy0 +
+    /// rows`, columns `ox0 .. ox0 + cols` (all of this sink's channels),
+    /// through `act`.
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn take<S: Simd>(
+        &mut self,
+        s: S,
+        g: &Conv2dGeometry,
+        layout: AccLayout,
+        acc: &[f32],
+        (oy0, rows): (usize, usize),
+        (ox0, cols): (usize, usize),
+        act: Activation,
+    ) {
+        match self {
+            Sink::Planes(out) => {
+                let coutg = out.len() / (g.oh * g.ow);
+                store_outputs(s, g, layout, acc, (oy0, rows), (ox0, cols), coutg, act, out)
+            }
+            Sink::Sums(sums) => add_outputs(s, layout, acc, (rows, cols), act, sums),
+        }
+    }
+}
+
+/// How a tile of output rows' partial sums are laid out: output row `r`
+/// (from the tile's first), column `ox`, channel `co` at `(r * owp + ox) *
+/// coutp + co`.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AccLayout {
+    /// Pixels per row (at least `ow`).
+    pub owp: usize,
+    /// Floats per pixel: the channels rounded up to whole vectors.
+    pub coutp: usize,
 }
 
 /// Floats of the packed weights of a direct plan: per group, `coutp`
@@ -234,7 +279,7 @@ impl ChannelBlocks {
     }
 
     /// Blocks, as (first channel, vectors).
-    fn iter(self, lanes: usize) -> impl Iterator<Item = (usize, usize)> {
+    pub(crate) fn iter(self, lanes: usize) -> impl Iterator<Item = (usize, usize)> {
         let mut co0 = 0;
         (0..self.count).map(move |b| {
             let cb = self.vectors / self.count + usize::from(b < self.vectors % self.count);
@@ -444,26 +489,26 @@ fn pad_rows<S: Simd>(
 const MAX_ROW_VECTORS: usize = DIRECT_XP_FLOATS / 8;
 
 /// Adds, per channel, the tile's activated outputs (`acc` at
-/// `(r * owp + ox) * coutp + co`, columns `ox < ow`, rows `r < rows`) to
-/// `sums[co]`: a vector of channels at a time, the pixels in raster order.
+/// `(r * owp + ox) * coutp + co`, columns `ox < cols`, rows `r < rows`)
+/// to `sums[co]`: a vector of channels at a time, the pixels in raster
+/// order.
 #[inline(always)]
 fn add_outputs<S: Simd>(
     s: S,
-    g: &Conv2dGeometry,
-    d: &DirectPlan,
+    d: AccLayout,
     acc: &[f32],
-    rows: usize,
+    (rows, cols): (usize, usize),
     act: Activation,
     sums: &mut [f32],
 ) {
     let lanes = S::LANES;
     let coutg = sums.len();
-    assert!(rows * d.owp * d.coutp <= acc.len() && d.coutp >= coutg && d.owp >= g.ow);
+    assert!(rows * d.owp * d.coutp <= acc.len() && d.coutp >= coutg && d.owp >= cols && cols >= 1);
     for co0 in (0..coutg).step_by(lanes) {
         let mut total = s.zero();
         for r in 0..rows {
-            let row = &acc[r * d.owp * d.coutp + co0..][..(g.ow - 1) * d.coutp + lanes];
-            for ox in 0..g.ow {
+            let row = &acc[r * d.owp * d.coutp + co0..][..(cols - 1) * d.coutp + lanes];
+            for ox in 0..cols {
                 // SAFETY: `row[ox * coutp ..][..lanes]` is inside `row`
                 // (`co0 + lanes <= coutp`: `coutp` is whole vectors).
                 let v = unsafe { s.load(row.as_ptr().add(ox * d.coutp)) };
@@ -482,16 +527,17 @@ fn add_outputs<S: Simd>(
 }
 
 /// Transposes the tile's partial sums `acc[(r * owp + ox) * coutp + co]`
-/// into `out[co][oy0 + r][ox]`, a `LANES × LANES` block at a time, through
-/// `act`.
+/// (`ox < cols`) into `out[co][oy0 + r][ox0 + ox]`, a `LANES × LANES` block
+/// at a time, through `act`.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn store_outputs<S: Simd>(
     s: S,
     g: &Conv2dGeometry,
-    d: &DirectPlan,
+    d: AccLayout,
     acc: &[f32],
     (oy0, rows): (usize, usize),
+    (ox0, cols): (usize, usize),
     coutg: usize,
     act: Activation,
     out: &mut [f32],
@@ -499,14 +545,15 @@ fn store_outputs<S: Simd>(
     let lanes = S::LANES;
     let out_plane = g.oh * g.ow;
     assert!(rows * d.owp * d.coutp <= acc.len() && out.len() == coutg * out_plane && oy0 + rows <= g.oh);
-    // With no padding columns in the tile (`owp == ow`) its rows are one
-    // run of pixels in the output planes as in `acc`: transposed as a whole,
-    // LeNet-5's 10x10 second conv takes 7 full-width blocks instead of 10
-    // blocks of 10 lanes, one per row (0.9 -> 0.5 µs).
-    let (runs, run_len, acc_stride) = if d.owp == g.ow {
+    assert!(cols >= 1 && cols <= d.owp && ox0 + cols <= g.ow);
+    // With whole rows and no padding columns in the tile (`owp == ow`) its
+    // rows are one run of pixels in the output planes as in `acc`:
+    // transposed as a whole, LeNet-5's 10x10 second conv takes 7 full-width
+    // blocks instead of 10 blocks of 10 lanes, one per row (0.9 -> 0.5 µs).
+    let (runs, run_len, acc_stride) = if d.owp == g.ow && cols == g.ow {
         (1, rows * g.ow, 0)
     } else {
-        (rows, g.ow, d.owp)
+        (rows, cols, d.owp)
     };
     let mut whole = [s.zero(); 16];
     for r in 0..runs {
@@ -529,7 +576,7 @@ fn store_outputs<S: Simd>(
                 s.transpose(block);
                 let mask = s.first_lanes(np);
                 for (j, &v) in block.iter().enumerate().take(coutg - co0) {
-                    let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + px0..][..np];
+                    let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + ox0 + px0..][..np];
                     // SAFETY: the first `np` lanes are `dst`.
                     unsafe { s.mask_store(dst.as_mut_ptr(), mask, v) };
                 }

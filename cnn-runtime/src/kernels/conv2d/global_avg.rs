@@ -116,12 +116,8 @@ fn sum_outputs<const N: usize>(
     sums: &mut [f32],
 ) -> bool {
     #[cfg(target_arch = "x86_64")]
-    if let Some((isa, plan)) = plans.chosen() {
-        if plan.mode == Mode::Direct {
-            let packed = packed
-                .get()
-                .filter(|(_, layout)| layout.plan() == plan)
-                .map(|(data, _)| data);
+    if let (Some((isa, plan)), packed) = plans.with_packed(packed.get()) {
+        if matches!(plan.mode, Mode::Direct | Mode::Winograd) {
             if isa == Isa::Avx512 {
                 // SAFETY: `chosen` returns Avx512 only if the CPU has AVX-512F.
                 unsafe { x86::conv2d_sums_avx512(g, plan, input, weight, packed, bias, act, sums) };

@@ -69,6 +69,7 @@ pub(crate) trait Kernels: Simd {
         acc: &mut [f32],
         start: direct::Start<'_>,
     );
-    /// `winograd::micro::run` for this instruction set.
-    fn winograd_tile<const NV: usize>(self, blk: &winograd::Block<'_>, m: &mut [f32], accumulate: bool);
+    /// `winograd::micro::run` for this instruction set with `cb` (1 to
+    /// `winograd::plan::MAX_CB`) channel vectors.
+    fn winograd_tile<const T: usize>(self, cb: usize, blk: &winograd::Block<'_>, m: &mut [f32], accumulate: bool);
 }

@@ -44,8 +44,9 @@ pub(crate) enum Mode {
     /// mode for few channels (LeNet's first layers), where packing a patch
     /// matrix costs as much as the multiply-adds.
     Padded,
-    /// 3×3, stride 1, one group: Winograd F(2×2, 3×3), tiles in the vector
-    /// lanes (see `super::winograd`).
+    /// 3×3, stride 1, one group: Winograd F(2×2, 3×3), output channels in
+    /// the vector lanes, reading filter transforms packed at load (see
+    /// `super::winograd`).
     Winograd,
 }
 
@@ -63,9 +64,10 @@ pub(crate) struct Target {
     /// Accumulator registers a direct register tile may use (the rest hold
     /// its weight vectors and a broadcast input): bounds pixels × vectors.
     pub direct_accumulators: usize,
-    /// Candidate `(mr, nv)` register tiles of the Winograd mode's matrix
-    /// products (empty: no Winograd mode).
-    pub winograd_shapes: &'static [(usize, usize)],
+    /// Tiles per register tile of the Winograd mode's matrix products, each
+    /// with as many channel vectors as `direct_accumulators` allows (empty:
+    /// no Winograd mode).
+    pub winograd_tiles: &'static [usize],
 }
 
 /// AVX-512: 32 registers, 24 accumulators.
@@ -74,13 +76,13 @@ pub(crate) const AVX512: Target = Target {
     shapes: &[(8, 3), (6, 4), (12, 2)],
     direct_pixels: &[8, 7, 6, 5, 10],
     direct_accumulators: 24,
-    winograd_shapes: &[(16, 1)],
+    winograd_tiles: &[8, 6, 4, 12],
 };
 
 /// AVX-512 without the Winograd mode, for cores where it does not pay (see
 /// `isa::winograd`).
 pub(crate) const AVX512_NO_WINOGRAD: Target = Target {
-    winograd_shapes: &[],
+    winograd_tiles: &[],
     ..AVX512
 };
 
@@ -94,7 +96,13 @@ pub(crate) const AVX2: Target = Target {
     // conv 107 -> 185 µs), so it is not offered.
     direct_pixels: &[6],
     direct_accumulators: 12,
-    winograd_shapes: &[],
+    winograd_tiles: &[6, 12, 4],
+};
+
+/// AVX2 without the Winograd mode (see [`AVX512_NO_WINOGRAD`]).
+pub(crate) const AVX2_NO_WINOGRAD: Target = Target {
+    winograd_tiles: &[],
+    ..AVX2
 };
 
 /// Most channel vectors per direct register tile.

@@ -3,8 +3,8 @@
 //! so for every tile of output rows: 30 of the 406 µs of the MobileNet
 //! block's strided 64-channel convolution).
 
-use super::plan::{Mode, Plan};
-use super::{conv2d_kernel, direct, Conv2dGeometry, Plans};
+use super::plan::{self, Mode, Plan};
+use super::{conv2d_kernel, direct, winograd, Conv2dGeometry, Plans};
 use crate::kernels::epilogue::Activation;
 use crate::Packed;
 
@@ -14,7 +14,7 @@ use crate::Packed;
 /// set or the Winograd switch may differ between packing and use, e.g. in
 /// tests that force a weaker path).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PackLayout(Plan);
+pub struct PackLayout(pub(super) Plan);
 
 impl PackLayout {
     pub(super) fn plan(&self) -> &Plan {
@@ -24,7 +24,8 @@ impl PackLayout {
 
 /// Floats of packed weights a convolution of geometry `g` can use: the
 /// largest over the vector plans made for it that read packed weights (the
-/// direct kernel's), or 0 when none does and on targets other than x86-64.
+/// direct kernel's transposed weights, the Winograd mode's filter
+/// transforms), or 0 when none does and on targets other than x86-64.
 /// The generated code sizes each layer's [`Packed`] with it.
 ///
 /// ```
@@ -44,20 +45,28 @@ pub const fn conv2d_packed_len(g: &Conv2dGeometry) -> usize {
         return 0;
     }
     let plans = Plans::new(g);
-    let a = direct_len(g, &plans.avx512);
-    let b = direct_len(g, &plans.avx512_no_winograd);
-    let c = direct_len(g, &plans.avx2);
-    let ab = if a > b { a } else { b };
-    if ab > c {
-        ab
-    } else {
-        c
+    let lens = [
+        plan_len(g, &plans.avx512, plan::AVX512.lanes),
+        plan_len(g, &plans.avx512_no_winograd, plan::AVX512.lanes),
+        plan_len(g, &plans.avx2, plan::AVX2.lanes),
+        plan_len(g, &plans.avx2_no_winograd, plan::AVX2.lanes),
+    ];
+    let mut most = 0;
+    let mut i = 0;
+    while i < lens.len() {
+        if lens[i] > most {
+            most = lens[i];
+        }
+        i += 1;
     }
+    most
 }
 
-const fn direct_len(g: &Conv2dGeometry, plan: &Plan) -> usize {
+/// Floats of packed weights `plan` (on vectors of `lanes`) reads.
+const fn plan_len(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> usize {
     match plan.mode {
         Mode::Direct => direct::packed_len(g, &plan.direct),
+        Mode::Winograd => winograd::plan::packed_len(g, lanes),
         _ => 0,
     }
 }
@@ -126,8 +135,9 @@ pub fn conv2d_pack<
 fn pack(g: &Conv2dGeometry, plans: &Plans, weight: &[f32], out: &mut [f32]) -> Option<PackLayout> {
     #[cfg(target_arch = "x86_64")]
     if let Some((isa, plan)) = plans.chosen() {
+        let avx512 = isa == crate::kernels::isa::Isa::Avx512;
         if plan.mode == Mode::Direct && out.len() >= direct::packed_len(g, &plan.direct) {
-            if isa == crate::kernels::isa::Isa::Avx512 {
+            if avx512 {
                 // SAFETY: `chosen` returns Avx512 only if the CPU has AVX-512F.
                 unsafe { super::x86::pack_direct_avx512(g, plan, weight, out) };
             } else {
@@ -135,6 +145,11 @@ fn pack(g: &Conv2dGeometry, plans: &Plans, weight: &[f32], out: &mut [f32]) -> O
                 // AVX2 and FMA.
                 unsafe { super::x86::pack_direct_avx2(g, plan, weight, out) };
             }
+            return Some(PackLayout(*plan));
+        }
+        let lanes = if avx512 { plan::AVX512.lanes } else { plan::AVX2.lanes };
+        if plan.mode == Mode::Winograd && out.len() >= winograd::plan::packed_len(g, lanes) {
+            winograd::filter::pack(g, &plan.winograd, lanes, weight, out);
             return Some(PackLayout(*plan));
         }
     }

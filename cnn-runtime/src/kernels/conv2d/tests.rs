@@ -260,21 +260,49 @@ pub(super) fn run_plan_fused(
     bias: Option<&[f32]>,
     act: Activation,
 ) -> Option<Vec<f32>> {
+    let u = filter_transforms(t, plan, g, weight);
+    run_plan_packed(t, plan, g, input, weight, u.as_deref(), bias, act)
+}
+
+/// The Winograd mode's filter transforms for `plan` (which runs only with
+/// them); `None` for the other modes.
+pub(super) fn filter_transforms(t: &Target, plan: &Plan, g: &Conv2dGeometry, weight: &[f32]) -> Option<Vec<f32>> {
+    (plan.mode == Mode::Winograd).then(|| {
+        let mut u = vec![0.0; super::winograd::plan::packed_len(g, t.lanes)];
+        super::winograd::filter::pack(g, &plan.winograd, t.lanes, weight, &mut u);
+        u
+    })
+}
+
+/// [`run_plan_fused`] with the packed weights given (see
+/// [`filter_transforms`]).
+#[allow(clippy::too_many_arguments)]
+pub(super) fn run_plan_packed(
+    t: &Target,
+    plan: &Plan,
+    g: &Conv2dGeometry,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+) -> Option<Vec<f32>> {
     let mut got = vec![f32::NAN; g.output_len()];
     #[cfg(target_arch = "x86_64")]
     {
         let have = isa::detected();
         if t.lanes == plan::AVX512.lanes && have >= Isa::Avx512 {
             // SAFETY: the CPU has AVX-512F.
-            unsafe { x86::conv2d_avx512(g, plan, input, weight, None, bias, act, &mut got) };
+            unsafe { x86::conv2d_avx512(g, plan, input, weight, packed, bias, act, &mut got) };
             return Some(got);
         }
         if t.lanes == plan::AVX2.lanes && have >= Isa::Avx2 {
             // SAFETY: the CPU has AVX2 and FMA.
-            unsafe { x86::conv2d_avx2(g, plan, input, weight, None, bias, act, &mut got) };
+            unsafe { x86::conv2d_avx2(g, plan, input, weight, packed, bias, act, &mut got) };
             return Some(got);
         }
     }
+    let _ = packed;
     let _ = (t, plan, input, weight, bias, act);
     None
 }
@@ -428,17 +456,7 @@ pub(super) fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan)
         return;
     }
     if plan.mode == Mode::Winograd {
-        let w = plan.winograd;
-        let (uf, vf, mf) = w.floats();
-        assert!(uf + vf + mf <= super::winograd::plan::WINOGRAD_FLOATS, "{plan:?}");
-        assert!(
-            w.cob >= 16 && w.cob.is_multiple_of(16) && w.cc >= 1 && w.cc <= g.cin,
-            "{plan:?}"
-        );
-        assert!(
-            w.tr * w.tc <= w.tp && w.tp.is_multiple_of(plan.nv * t.lanes),
-            "{plan:?}"
-        );
+        super::winograd::tests::check_invariants(g, t, plan);
         return;
     }
     if matches!(plan.mode, Mode::Portable | Mode::Depthwise) {
@@ -842,8 +860,10 @@ fn zoo_layers_without_winograd_get_the_direct_kernel() {
     }
 }
 
-/// The dispatcher runs the Winograd plan when the mode is on and the plan
-/// without it when off: bit for bit what each plan gives on its own.
+/// The dispatcher runs the Winograd plan when the mode is on and its filter
+/// transforms are given, and the plan without it when the mode is off or
+/// they are missing (packed for another plan, or none: `conv2d_core`), bit
+/// for bit what each plan gives on its own.
 #[test]
 fn dispatch_follows_the_winograd_switch() {
     if isa::detected() < Isa::Avx512 {
@@ -856,15 +876,35 @@ fn dispatch_follows_the_winograd_switch() {
     let input = fill_vec(1, g.input_len());
     let weight = fill_vec(2, g.weight_len());
     let bias = fill_vec(3, g.cout);
-    for (on, plan) in [(true, &with), (false, &without)] {
+    let u = filter_transforms(&plan::AVX512, &with, &g, &weight).expect("a Winograd plan");
+    let plans = Plans::new(&g);
+    let for_with = Some((&u[..], PackLayout(with)));
+    // Laid out for another plan: not read.
+    let for_other = Some((&u[..], PackLayout(without)));
+    for (on, packed, plan) in [
+        (true, for_with, &with),
+        (true, for_other, &without),
+        (true, None, &without),
+        (false, for_with, &without),
+        (false, None, &without),
+    ] {
         let mut got = vec![0.0; g.output_len()];
-        isa::with_winograd(on, || conv2d_core(&g, &input, &weight, Some(&bias), &mut got));
+        isa::with_winograd(on, || {
+            let act = Activation::Identity;
+            conv2d_kernel(&g, &plans, &input, &weight, packed, Some(&bias), act, &mut got)
+        });
         let want = run_plan(&plan::AVX512, plan, &g, &input, &weight, Some(&bias)).expect("AVX-512");
         assert!(
             got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
-            "winograd {on}"
+            "winograd {on}, {:?} packed, expected {:?}",
+            packed.map(|(_, layout)| layout.plan().mode),
+            plan.mode
         );
     }
+    let mut got = vec![0.0; g.output_len()];
+    isa::with_winograd(true, || conv2d_core(&g, &input, &weight, Some(&bias), &mut got));
+    let want = run_plan(&plan::AVX512, &without, &g, &input, &weight, Some(&bias)).expect("AVX-512");
+    assert_eq!(got, want, "conv2d_core has no filter transforms");
 }
 
 /// Times [`conv2d_core`] on every instruction set for a few zoo layers.
@@ -929,20 +969,27 @@ fn isa_timings_wrapper() {
     });
 }
 
-/// The Winograd mode against the best other plan on the VGG layers (and
-/// VGG-16's), interleaved so both see the same machine load. Not a
-/// correctness test: run it by hand, in a release build, e.g.
-/// `cargo test --release -p cnn-runtime --lib winograd_timings -- --ignored --nocapture`.
+/// The Winograd mode (each register tile width and a few band heights)
+/// against the best other plan on the VGG layers (and VGG-16's),
+/// interleaved so both see the same machine load, with the cost model's
+/// estimate. Not a correctness test: run it by hand, in a release build,
+/// e.g. `cargo test --release -p cnn-runtime --lib winograd_timings --
+/// --ignored --nocapture` (`WINOGRAD_TIMINGS=conv3_2` times only the
+/// layers whose name has it; `WINOGRAD_ISA=avx2` the AVX2 plans).
 #[test]
 #[ignore = "timing, not correctness"]
 fn winograd_timings() {
     let conv = |cin, h, cout| square_conv(cin, h, cout, h, 3, 1, 1, 1);
+    let t = if std::env::var("WINOGRAD_ISA").is_ok_and(|isa| isa == "avx2") {
+        plan::AVX2
+    } else {
+        plan::AVX512
+    };
     let without = Target {
-        winograd_shapes: &[],
-        ..plan::AVX512
+        winograd_tiles: &[],
+        ..t
     };
     for (name, g) in [
-        ("vgg conv1_1", conv(3, 32, 32)),
         ("vgg conv1_2", conv(32, 32, 32)),
         ("vgg conv2_1", conv(32, 16, 64)),
         ("vgg conv2_2", conv(64, 16, 64)),
@@ -952,7 +999,6 @@ fn winograd_timings() {
         ("vgg16 conv3_2", conv(256, 56, 256)),
         ("vgg16 conv5_2", conv(512, 14, 512)),
     ] {
-        // `WINOGRAD_TIMINGS=conv3_2` times only the layers whose name has it.
         if std::env::var("WINOGRAD_TIMINGS").is_ok_and(|only| !name.contains(&only)) {
             continue;
         }
@@ -960,156 +1006,54 @@ fn winograd_timings() {
         let weight = fill_vec(2, g.weight_len());
         let bias = fill_vec(3, g.cout);
         let macs = (g.output_len() * g.cin_per_group() * g.kh * g.kw) as f64;
-        let base = Plan::new(&g, &without);
-        let mut candidates = vec![("best other", base)];
-        for &(mr, nv) in plan::AVX512.winograd_shapes {
-            for cob in [16, 32, 48, 64] {
-                for v in 1..=8 {
-                    for chunk_outer in [false, true] {
-                        if let Some(p) =
-                            super::winograd::plan::with_shape(&g, &plan::AVX512, mr, nv, cob, v * nv * 16, chunk_outer)
-                        {
-                            if !candidates.iter().any(|(_, q)| q.winograd == p.winograd && q.mr == p.mr) {
-                                candidates.push(("winograd", p));
-                            }
-                        }
-                    }
-                }
+        let mut candidates = vec![("best other", Plan::new(&g, &without))];
+        for &tiles in t.winograd_tiles {
+            for p in super::winograd::tests::band_variants(&g, &t, tiles) {
+                candidates.push(("winograd", p));
             }
         }
-        let chosen = Plan::new(&g, &plan::AVX512);
+        let chosen = Plan::new(&g, &t);
         let runs = if macs > 1e9 { 3 } else { 40 };
         let runs = std::env::var("WINOGRAD_RUNS").map_or(runs, |r| r.parse().expect("a number of runs"));
+        let packed: Vec<_> = candidates
+            .iter()
+            .map(|(_, p)| filter_transforms(&t, p, &g, &weight))
+            .collect();
         let mut best = vec![f64::MAX; candidates.len()];
         for _ in 0..runs {
-            for ((_, p), best) in candidates.iter().zip(best.iter_mut()) {
-                let t = std::time::Instant::now();
-                std::hint::black_box(run_plan(&plan::AVX512, p, &g, &input, &weight, Some(&bias)));
-                *best = best.min(t.elapsed().as_secs_f64());
+            for (((_, p), u), best) in candidates.iter().zip(&packed).zip(best.iter_mut()) {
+                let t0 = std::time::Instant::now();
+                let act = Activation::Identity;
+                std::hint::black_box(run_plan_packed(
+                    &t,
+                    p,
+                    &g,
+                    &input,
+                    &weight,
+                    u.as_deref(),
+                    Some(&bias),
+                    act,
+                ));
+                *best = best.min(t0.elapsed().as_secs_f64());
             }
         }
         for ((what, p), best) in candidates.iter().zip(&best) {
-            let cost = if p.mode == Mode::Winograd {
-                super::winograd::plan::cost(&g, p, 16)
-            } else {
-                0
+            let cost = match p.mode {
+                Mode::Winograd => super::winograd::plan::cost(&g, p, t.lanes),
+                _ => 0,
             };
+            let w = p.winograd;
             std::println!(
-                "{name:14} {what:10} {:?} {}x{} {:?} {:9.1} us {:6.1} GFLOP/s-eq  model {:.1} us{}",
+                "{name:14} {what:10} {:?} tiles {} cb {} rows {} {:9.1} us {:6.1} GFLOP/s-eq  model {:.1} us{}",
                 p.mode,
-                p.mr,
-                p.nv,
-                (
-                    p.winograd.cob,
-                    p.winograd.cc,
-                    p.winograd.tr,
-                    p.winograd.tc,
-                    p.winograd.tp
-                ),
+                w.tiles,
+                w.max_cb,
+                w.tr,
                 best * 1e6,
                 2.0 * macs / best / 1e9,
-                cost as f64 / 100.0 / 3.3e3,
+                cost as f64 / 100.0 / 3.0e3,
                 if p == &chosen { "  <- chosen" } else { "" }
             );
         }
-    }
-}
-
-/// Times the Winograd mode's phases on their own (a profiling aid).
-#[test]
-#[ignore = "timing, not correctness"]
-#[cfg(target_arch = "x86_64")]
-fn winograd_phase_timings() {
-    use super::winograd::{output, plan as wplan, transform, Band};
-    use crate::kernels::simd::Avx512;
-    if isa::detected() < Isa::Avx512 {
-        return;
-    }
-    #[target_feature(enable = "avx512f")]
-    unsafe fn phases(g: &Conv2dGeometry, plan: &Plan, input: &[f32], weight: &[f32], out: &mut [f32]) -> [f64; 4] {
-        let s = unsafe { Avx512::new_unchecked() };
-        let w = plan.winograd;
-        let (uf, vf, mf) = w.floats();
-        let mut u = vec![0.0f32; uf];
-        let mut v = vec![0.0f32; vf];
-        let mut m = vec![0.0f32; mf];
-        let (nty, ntx) = wplan::tiles(g);
-        let band = Band {
-            ty0: 0,
-            tr: w.tr.min(nty),
-            tx0: 0,
-            tc: w.tc.min(ntx),
-        };
-        let mut times = [f64::MAX; 4];
-        let runs = std::env::var("WINOGRAD_RUNS").map_or(50, |r| r.parse().expect("a number of runs"));
-        for _ in 0..runs {
-            let t = std::time::Instant::now();
-            for co0 in (0..g.cout).step_by(w.cob) {
-                for c0 in (0..g.cin).step_by(w.cc) {
-                    let cob = w.cob.min(g.cout - co0);
-                    let cc = w.cc.min(g.cin - c0);
-                    transform::filter(s, g, weight, (co0, cob), (c0, cc), &w, &mut u);
-                }
-            }
-            times[0] = times[0].min(t.elapsed().as_secs_f64());
-            let t = std::time::Instant::now();
-            for c0 in (0..g.cin).step_by(w.cc) {
-                let cc = w.cc.min(g.cin - c0);
-                transform::input(s, g, input, &band, (c0, cc), &w, &mut v);
-            }
-            times[1] = times[1].min(t.elapsed().as_secs_f64());
-            let t = std::time::Instant::now();
-            for _ in (0..g.cout).step_by(w.cob) {
-                output::output(
-                    s,
-                    g,
-                    &m,
-                    &band,
-                    (0, w.cob.min(g.cout)),
-                    &w,
-                    output::Store::First(None, Activation::Identity),
-                    out,
-                );
-            }
-            times[2] = times[2].min(t.elapsed().as_secs_f64());
-            let t = std::time::Instant::now();
-            for _ in (0..g.cout).step_by(w.cob) {
-                for c0 in (0..g.cin).step_by(w.cc) {
-                    let cc = w.cc.min(g.cin - c0);
-                    super::winograd::products::<Avx512, 1>(s, &w, (&u, &v, &mut m), (w.cob.min(g.cout), cc), false);
-                }
-            }
-            times[3] = times[3].min(t.elapsed().as_secs_f64());
-        }
-        times
-    }
-    for (cin, h, cout) in [(32, 32, 32), (64, 16, 64), (128, 8, 128)] {
-        let g = Conv2dGeometry {
-            cin,
-            h,
-            w: h,
-            cout,
-            oh: h,
-            ow: h,
-            kh: 3,
-            kw: 3,
-            sh: 1,
-            sw: 1,
-            pt: 1,
-            pl: 1,
-            dh: 1,
-            dw: 1,
-            groups: 1,
-        };
-        let plan = Plan::new(&g, &plan::AVX512);
-        if plan.mode != Mode::Winograd {
-            continue;
-        }
-        let input = fill_vec(1, g.input_len());
-        let weight = fill_vec(2, g.weight_len());
-        let mut out = vec![0.0; g.output_len()];
-        // SAFETY: the CPU has AVX-512F.
-        let t = unsafe { phases(&g, &plan, &input, &weight, &mut out) };
-        std::println!("{cin}x{h}x{cout} {:?}: filter {:.1} us, input (one band, all blocks' chunks once) {:.1} us, output (one band per block) {:.1} us, products (one band) {:.1} us", plan.winograd, t[0] * 1e6, t[1] * 1e6, t[2] * 1e6, t[3] * 1e6);
     }
 }

@@ -2,7 +2,9 @@
 //! bit for bit what it gives transposing per call, on every instruction set
 //! and direct width; and the shaped wrapper uses them only on the plan they
 //! were packed for, whatever instruction set or Winograd switch is forced
-//! between packing and use.
+//! between packing and use (the Winograd mode, which runs only with its
+//! filter transforms, then gives what that plan gives on its own; every
+//! other plan what the unpacked wrapper gives).
 
 extern crate alloc;
 extern crate std;
@@ -123,10 +125,11 @@ macro_rules! check_wrapper {
                 crate::kernels::isa::force(run_isa, || {
                     with_winograd(run_wino, || {
                         let mut got = alloc::boxed::Box::new(bytemuck::Zeroable::zeroed());
-                        let mut want = alloc::boxed::Box::new(bytemuck::Zeroable::zeroed());
+                        let mut plain = alloc::boxed::Box::new(bytemuck::Zeroable::zeroed());
                         conv2d_prepacked::<$($c),*, N>(input, weight, &packed, Some(bias), Activation::Relu, &mut got);
-                        conv2d_fused::<$($c),*>(input, weight, Some(bias), Activation::Relu, &mut want);
-                        let (got, want): (&[f32], &[f32]) = (bytemuck::cast_slice(&got[..]), bytemuck::cast_slice(&want[..]));
+                        conv2d_fused::<$($c),*>(input, weight, Some(bias), Activation::Relu, &mut plain);
+                        let (got, plain): (&[f32], &[f32]) = (bytemuck::cast_slice(&got[..]), bytemuck::cast_slice(&plain[..]));
+                        let want = winograd_run(&G, &packed, bias, bytemuck::cast_slice(&input[..]), bytemuck::cast_slice(&weight[..])).unwrap_or(plain.to_vec());
                         assert!(
                             got.iter().zip(want).all(|(a, b)| a.to_bits() == b.to_bits()),
                             "packed on {pack_isa:?}/{pack_wino}, run on {run_isa:?}/{run_wino}"
@@ -141,6 +144,27 @@ macro_rules! check_wrapper {
             assert!(packed_some, "{:?}: never packed", G);
         }
     }};
+}
+
+/// What the wrapper should give when it runs a Winograd plan (on this
+/// thread's settings) with weights packed for it: that plan on its own,
+/// with fresh filter transforms. `None` when it runs another plan.
+fn winograd_run<const N: usize>(
+    g: &Conv2dGeometry,
+    packed: &crate::Packed<N>,
+    bias: &[f32],
+    input: &[f32],
+    weight: &[f32],
+) -> Option<Vec<f32>> {
+    let plans = Plans::new(g);
+    let (Some((isa, plan)), Some(_)) = plans.with_packed(packed.get()) else {
+        return None;
+    };
+    if plan.mode != Mode::Winograd {
+        return None;
+    }
+    let t = if isa == Isa::Avx512 { plan::AVX512 } else { plan::AVX2 };
+    super::tests::run_plan_fused(&t, plan, g, input, weight, Some(bias), Activation::Relu)
 }
 
 #[test]

@@ -4,38 +4,33 @@
 //! Each 2×2 tile of outputs is `Aᵀ [Σ_ci (G g Gᵀ) ⊙ (Bᵀ d B)] A` over its
 //! 4×4 input tile `d`: 16 multiply-adds per input channel instead of 36.
 //! Per position `p` of the 4×4 transformed tile the sum over input channels
-//! is a matrix product `M[p] = U[p] · V[p]` (output channels × input
-//! channels times input channels × tiles), run by a register-blocked
-//! micro-kernel ([`micro`]) with tiles in the vector lanes and 16 output
-//! channels broadcast from a packed block of `U`. AVX-512 only: the filter
-//! transform loads a channel's 9 taps as one vector.
+//! is a matrix product `M[p] = V[p] · U[p]` (tiles × input channels times
+//! input channels × output channels).
 //!
-//! The weights are read in place, so the filter transform `U` runs per call,
-//! a block of output channels × a chunk of input channels at a time, each
-//! block transformed once and used for every tile ("U-stationary"). The
-//! input transform `V` of a band of tiles is redone per block of output
-//! channels; `M` of a band either accumulates over the chunks (when one
-//! band covers the plane) or is transformed and added to the output after
-//! each chunk. When one band covers the plane the loops may also run the
-//! other way round (chunks outside blocks: each `V` computed once, each
-//! chunk's products added to the output), whichever the cost model
-//! prefers. Everything lives in one bounded stack buffer
-//! ([`plan::WINOGRAD_FLOATS`]).
+//! The filter transforms `U` are computed once, when the model is built
+//! ([`filter::pack`], through [`crate::Packed`]); without them the
+//! dispatcher runs the layer's other plan. A call then works band by band
+//! (whole rows of tiles): the input transform `V` of the band for every
+//! input channel ([`transform::input`]; in chunks of input channels when
+//! they do not fit, redone per block of output channels); per block of
+//! output channels and position, register tiles of `T` tiles × up to four
+//! vectors of output channels ([`micro`]: the tiles broadcast, the
+//! channels in the lanes, as in the direct kernel); the output transform
+//! into the block's outputs laid out `[pixel][channel]` ([`output`]); and
+//! the direct kernel's transposing stores into the output (or its sums for
+//! a fused global pool). Everything lives in bounded stack buffers
+//! ([`plan::V_FLOATS`], [`plan::M_FLOATS`], [`plan::Y_FLOATS`]).
 //!
 //! # Numerics
 //!
 //! The transforms only add, subtract and halve, so F(2×2, 3×3) stays close
 //! to the direct sum (F(4×4, 3×3) would need 2.25 times fewer multiplies
 //! again, but its transforms scale values by up to 8 and its error grows
-//! with them). Each product sums over at most one chunk of input channels
-//! and the chunks are then added, so the rounding error is if anything
-//! smaller than the direct modes' long sums: against an f64 reference, on
-//! PyTorch's default initialisation (weights and bias uniform in
-//! ±1/sqrt(9 cin)) with inputs in [0, 1) or [-1, 1), cin 32 to 512 on 6×6 to
-//! 32×32 planes, the largest error measured was about 1e-6 of the largest
-//! output (at most ~8% of the golden tests' tolerance; 2e-7 to 5e-7 on the
-//! VGG-like shapes), against 2.6e-6 (~17%) for the direct mode
-//! (`winograd_error_vs_f64` in `tests.rs`).
+//! with them). Against an f64 reference, on PyTorch's default
+//! initialisation (weights and bias uniform in ±1/sqrt(9 cin)) with inputs
+//! in [0, 1) or [-1, 1), cin 32 to 512 on 6×6 to 32×32 planes, the error
+//! stays well inside the golden tests' tolerance (`winograd_error_vs_f64`
+//! in `tests.rs` prints it).
 //!
 //! # Non-finite inputs
 //!
@@ -52,18 +47,19 @@
 //! stride-1, undilated, ungrouped convolutions with at least 8 input and
 //! output channels.
 
+pub(crate) mod filter;
 pub(crate) mod micro;
 pub(crate) mod output;
 pub(crate) mod plan;
 pub(crate) mod transform;
 
+use super::direct::{AccLayout, ChannelBlocks, Sink};
 use super::kernels::Kernels;
 use super::plan::{Mode, Plan};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
 use crate::kernels::epilogue::Activation;
-use output::Store;
-use plan::{fits, tiles, WinogradPlan, MAX_BAND_TILES, POSITIONS, WINOGRAD_FLOATS};
+use plan::{fits, packed_len, tiles, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
 
 /// A band of tiles: `tr` tile rows from `ty0`, `tc` tile columns from
 /// `tx0`; tile `t` of the band is row `t / tc`, column `t % tc`.
@@ -79,125 +75,103 @@ pub(crate) struct Band {
     pub tc: usize,
 }
 
-/// Runs a Winograd plan whose matrix products use the `16 × NV` register
-/// tile.
+/// Runs a Winograd plan with `T` tiles per register tile, reading the
+/// filter transforms `u` ([`filter::pack`] for this plan) and sending the
+/// results (through `act`) to `sink`.
 ///
 /// # Panics
 /// If the plan does not fit the geometry or a slice length does not match
 /// it.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run<S: Kernels, const NV: usize>(
+pub(crate) fn run<S: Kernels, const T: usize>(
     s: S,
     g: &Conv2dGeometry,
     plan: &Plan,
     input: &[f32],
-    weight: &[f32],
+    u: &[f32],
     bias: Option<&[f32]>,
     act: Activation,
-    output: &mut [f32],
+    mut sink: Sink<'_>,
 ) {
     let w = plan.winograd;
-    let width = NV * S::LANES;
-    assert!(
-        fits(g)
-            && plan.mode == Mode::Winograd
-            && plan.mr == micro::ROWS
-            && plan.nv == NV
-            && w.cob.is_multiple_of(micro::ROWS)
-    );
-    assert!(w.cob >= 1 && w.cc >= 1 && w.tr >= 1 && w.tc >= 1);
-    assert!(w.tr * w.tc <= w.tp && w.tp.is_multiple_of(width) && w.tp <= MAX_BAND_TILES);
-    let (uf, vf, mf) = w.floats();
-    // Zeroed once: lanes of `V` past a band's tiles are multiplied (never
-    // stored) and must hold numbers.
-    let mut buf = StackBuffer::<WINOGRAD_FLOATS>::new();
-    let (u, rest) = buf.zeroed_prefix(uf + vf + mf).split_at_mut(uf);
-    let (v, m) = rest.split_at_mut(vf);
+    let lanes = S::LANES;
     let (nty, ntx) = tiles(g);
-    // One band covers the plane: its products accumulate over the chunks.
-    let single = nty <= w.tr && ntx <= w.tc;
-    let first_band = Band {
-        ty0: 0,
-        tr: nty.min(w.tr),
-        tx0: 0,
-        tc: ntx.min(w.tc),
-    };
-    if w.chunk_outer {
-        assert!(single, "winograd: chunks outside blocks need a single band");
-        for c0 in (0..g.cin).step_by(w.cc) {
-            let cc = w.cc.min(g.cin - c0);
-            transform::input(s, g, input, &first_band, (c0, cc), &w, v);
-            for co0 in (0..g.cout).step_by(w.cob) {
-                let cob = w.cob.min(g.cout - co0);
-                transform::filter(s, g, weight, (co0, cob), (c0, cc), &w, u);
-                products::<S, NV>(s, &w, (u, v, m), (cob, cc), false);
-                let store = Store::pass(bias, c0 == 0, c0 + cc == g.cin, act);
-                output::output(s, g, m, &first_band, (co0, cob), &w, store, output);
-            }
+    let blocks = ChannelBlocks::new(w.coutp / lanes, w.max_cb);
+    let width = blocks.widest() * lanes;
+    assert!(fits(g) && plan.mode == Mode::Winograd && w.tiles == T && input.len() == g.input_len());
+    assert!(w.tr >= 1 && w.tc >= 1 && (w.tr == 1 || w.tc >= ntx) && w.owp == 2 * w.tc);
+    assert!(w.tp >= w.tr * w.tc && w.tp.is_multiple_of(T));
+    assert!(w.coutp >= g.cout && w.coutp.is_multiple_of(lanes) && u.len() >= packed_len(g, lanes));
+    assert!(w.cc >= 1 && w.cc <= g.cin);
+    let chunked = w.cc < g.cin;
+    // Zeroed once: lanes of `V` past a band's tiles are multiplied (their
+    // products never stored) and must hold numbers.
+    let mut v_buf = StackBuffer::<V_FLOATS>::new();
+    let v = v_buf.zeroed_prefix(POSITIONS * w.cc * w.tp);
+    let mut m_buf = StackBuffer::<M_FLOATS>::new();
+    let m = m_buf.zeroed_prefix(POSITIONS * w.tp * width);
+    let mut y_buf = StackBuffer::<Y_FLOATS>::new();
+    let y = y_buf.zeroed_prefix(2 * w.tr * w.owp * width);
+    let bands = (0..nty)
+        .step_by(w.tr)
+        .flat_map(|ty0| (0..ntx).step_by(w.tc).map(move |tx0| (ty0, tx0)));
+    for (ty0, tx0) in bands {
+        let band = Band {
+            ty0,
+            tr: w.tr.min(nty - ty0),
+            tx0,
+            tc: w.tc.min(ntx - tx0),
+        };
+        let band_tiles = band.tr * band.tc;
+        if !chunked {
+            transform::input(s, g, input, &band, (0, g.cin), w.tp, v);
         }
-        return;
-    }
-    for co0 in (0..g.cout).step_by(w.cob) {
-        let cob = w.cob.min(g.cout - co0);
-        for c0 in (0..g.cin).step_by(w.cc) {
-            let cc = w.cc.min(g.cin - c0);
-            transform::filter(s, g, weight, (co0, cob), (c0, cc), &w, u);
-            for ty0 in (0..nty).step_by(w.tr) {
-                for tx0 in (0..ntx).step_by(w.tc) {
-                    let band = Band {
-                        ty0,
-                        tr: w.tr.min(nty - ty0),
-                        tx0,
-                        tc: w.tc.min(ntx - tx0),
-                    };
-                    transform::input(s, g, input, &band, (c0, cc), &w, v);
-                    products::<S, NV>(s, &w, (u, v, m), (cob, cc), single && c0 > 0);
-                    if !single {
-                        let store = Store::pass(bias, c0 == 0, c0 + cc == g.cin, act);
-                        output::output(s, g, m, &band, (co0, cob), &w, store, output);
+        for (co0, cb) in blocks.iter(lanes) {
+            let block_width = cb * lanes;
+            let ub = &u[filter::offset(g, co0, block_width, 0, 0)..][..POSITIONS * g.cin * block_width];
+            for c0 in (0..g.cin).step_by(w.cc) {
+                let cc = w.cc.min(g.cin - c0);
+                if chunked {
+                    transform::input(s, g, input, &band, (c0, cc), w.tp, v);
+                }
+                for p in 0..POSITIONS {
+                    for t0 in (0..band_tiles).step_by(T) {
+                        let blk = micro::Block {
+                            u: ub,
+                            u_off: (p * g.cin + c0) * block_width,
+                            v,
+                            v_off: p * cc * w.tp + t0,
+                            ldv: w.tp,
+                            k: cc,
+                            m_off: (p * w.tp + t0) * block_width,
+                            ldm: block_width,
+                        };
+                        s.winograd_tile::<T>(cb, &blk, m, c0 > 0);
                     }
                 }
             }
-        }
-        if single {
-            let store = Store::First(bias, act);
-            output::output(s, g, m, &first_band, (co0, cob), &w, store, output);
-        }
-    }
-}
-
-/// `M[p] (+)= U[p] · V[p]` for the 16 positions: `cob` rows (rounded up to
-/// whole packed blocks), `cc` deep, all `tp` tiles wide (lanes past the
-/// band's tiles included).
-#[inline(always)]
-pub(crate) fn products<S: Kernels, const NV: usize>(
-    s: S,
-    w: &WinogradPlan,
-    (u, v, m): (&[f32], &[f32], &mut [f32]),
-    (cob, cc): (usize, usize),
-    accumulate: bool,
-) {
-    let width = NV * S::LANES;
-    let blocks = w.cob / micro::ROWS;
-    for p in 0..POSITIONS {
-        for b in 0..cob.div_ceil(micro::ROWS) {
-            for t0 in (0..w.tp).step_by(width) {
-                let blk = micro::Block {
-                    u,
-                    u_off: (p * blocks + b) * w.cc * micro::ROWS,
-                    v,
-                    v_off: p * w.cc * w.tp + t0,
-                    ldv: w.tp,
-                    kc: cc,
-                    m_off: (p * w.cob + b * micro::ROWS) * w.tp + t0,
-                    ldm: w.tp,
-                };
-                s.winograd_tile::<NV>(&blk, m, accumulate);
-            }
+            let prod = output::Products {
+                m,
+                co0,
+                cb,
+                tiles: band_tiles,
+                ntx: band.tc,
+            };
+            output::to_acc(s, &w, &prod, bias, y);
+            let layout = AccLayout {
+                owp: w.owp,
+                coutp: block_width,
+            };
+            let (oy0, ox0) = (2 * ty0, 2 * tx0);
+            let rows = (2 * band.tr).min(g.oh - oy0);
+            let cols = (2 * band.tc).min(g.ow - ox0);
+            let n = block_width.min(g.cout - co0);
+            sink.channels(g, co0, n)
+                .take(s, g, layout, y, (oy0, rows), (ox0, cols), act);
         }
     }
 }
 
 #[cfg(test)]
-mod tests;
+pub(super) mod tests;

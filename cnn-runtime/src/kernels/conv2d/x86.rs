@@ -174,19 +174,31 @@ macro_rules! kernels {
             }
 
             #[inline(always)]
-            fn winograd_tile<const NV: usize>(self, blk: &winograd_micro::Block<'_>, m: &mut [f32], accumulate: bool) {
+            fn winograd_tile<const T: usize>(
+                self,
+                cb: usize,
+                blk: &winograd_micro::Block<'_>,
+                m: &mut [f32],
+                accumulate: bool,
+            ) {
                 #[target_feature(enable = $features)]
                 #[inline(never)]
-                unsafe fn imp<const NV: usize>(
+                unsafe fn imp<const T: usize, const CB: usize>(
                     s: $token,
                     blk: &winograd_micro::Block<'_>,
                     m: &mut [f32],
                     accumulate: bool,
                 ) {
-                    winograd_micro::run::<$token, NV>(s, blk, m, accumulate)
+                    winograd_micro::run::<$token, T, CB>(s, blk, m, accumulate)
                 }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { imp::<NV>(self, blk, m, accumulate) }
+                // SAFETY (each arm): the token proves the CPU has these features.
+                match cb {
+                    1 => unsafe { imp::<T, 1>(self, blk, m, accumulate) },
+                    2 => unsafe { imp::<T, 2>(self, blk, m, accumulate) },
+                    3 => unsafe { imp::<T, 3>(self, blk, m, accumulate) },
+                    4 => unsafe { imp::<T, 4>(self, blk, m, accumulate) },
+                    _ => unreachable!("Winograd tiles have 1 to MAX_CB channel vectors"),
+                }
             }
         }
     };
@@ -223,8 +235,10 @@ pub(super) unsafe fn conv2d_avx512(
         (Mode::Direct, _, _) => unsafe {
             direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Planes(output))
         },
-        (Mode::Winograd, _, 1) => unsafe { winograd_avx512::<1>(s, g, plan, input, weight, bias, act, output) },
-        (Mode::Winograd, _, _) => unreachable!("AVX-512 Winograd plans use plan::AVX512.winograd_shapes"),
+        (Mode::Winograd, _, _) => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx512(s, g, plan, input, u, bias, act, Sink::Planes(output))
+        },
         (Mode::Padded, 8, 3) => unsafe { padded_avx512::<8, 3>(s, g, plan, input, weight, bias, act, output) },
         (Mode::Padded, 6, 4) => unsafe { padded_avx512::<6, 4>(s, g, plan, input, weight, bias, act, output) },
         (Mode::Padded, 12, 2) => unsafe { padded_avx512::<12, 2>(s, g, plan, input, weight, bias, act, output) },
@@ -270,10 +284,6 @@ outlined!(
     padded_avx512, Avx512, "avx512f", padded, <const MR: usize, const NV: usize>
 );
 outlined!(
-    /// [`winograd::run`] on AVX-512F.
-    winograd_avx512, Avx512, "avx512f", winograd, <const NV: usize>
-);
-outlined!(
     /// [`tiled::run`] on AVX2 with FMA.
     tiled_avx2, Avx2, "avx2,fma", tiled, <const MR: usize, const NV: usize>
 );
@@ -308,7 +318,10 @@ pub(super) unsafe fn conv2d_avx2(
         (Mode::Direct, _, _) => unsafe {
             direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Planes(output))
         },
-        (Mode::Winograd, _, _) => unreachable!("plan::AVX2 has no Winograd mode"),
+        (Mode::Winograd, _, _) => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx2(s, g, plan, input, u, bias, act, Sink::Planes(output))
+        },
         (Mode::Padded, 6, 2) => unsafe { padded_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
         (Mode::Padded, 4, 2) => unsafe { padded_avx2::<4, 2>(s, g, plan, input, weight, bias, act, output) },
         (_, 6, 2) => unsafe { tiled_avx2::<6, 2>(s, g, plan, input, weight, bias, act, output) },
@@ -351,6 +364,62 @@ direct_entry!(
 direct_entry!(
     /// [`direct::run`] on AVX2 with FMA.
     direct_avx2, Avx2, "avx2,fma"
+);
+
+/// Defines the Winograd mode's entry point for one instruction set: the
+/// plan's register tile width matched to an outlined `winograd::run`.
+macro_rules! winograd_entry {
+    ($(#[$doc:meta])* $name:ident, $token:ident, $features:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            s: $token,
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            u: &[f32],
+            bias: Option<&[f32]>,
+            act: Activation,
+            sink: Sink<'_>,
+        ) {
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn imp<const T: usize>(
+                s: $token,
+                g: &Conv2dGeometry,
+                plan: &Plan,
+                input: &[f32],
+                u: &[f32],
+                bias: Option<&[f32]>,
+                act: Activation,
+                sink: Sink<'_>,
+            ) {
+                winograd::run::<_, T>(s, g, plan, input, u, bias, act, sink)
+            }
+            // SAFETY (each arm): the caller guarantees the features.
+            match plan.winograd.tiles {
+                4 => unsafe { imp::<4>(s, g, plan, input, u, bias, act, sink) },
+                6 => unsafe { imp::<6>(s, g, plan, input, u, bias, act, sink) },
+                8 => unsafe { imp::<8>(s, g, plan, input, u, bias, act, sink) },
+                12 => unsafe { imp::<12>(s, g, plan, input, u, bias, act, sink) },
+                _ => unreachable!("Winograd plans use their target's winograd_tiles"),
+            }
+        }
+    };
+}
+
+winograd_entry!(
+    /// [`winograd::run`] on AVX-512F.
+    winograd_sink_avx512, Avx512, "avx512f"
+);
+winograd_entry!(
+    /// [`winograd::run`] on AVX2 with FMA.
+    winograd_sink_avx2, Avx2, "avx2,fma"
 );
 
 /// [`direct::pack`] on AVX-512F.
@@ -453,8 +522,14 @@ pub(super) unsafe fn conv2d_sums_avx512(
 ) {
     // SAFETY: the caller guarantees AVX-512F.
     let s = unsafe { Avx512::new_unchecked() };
-    // SAFETY: as above.
-    unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) }
+    // SAFETY (each arm): as above.
+    match plan.mode {
+        Mode::Winograd => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx512(s, g, plan, input, u, bias, act, Sink::Sums(sums))
+        },
+        _ => unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) },
+    }
 }
 
 /// [`conv2d_sums_avx512`] on AVX2 with FMA.
@@ -475,6 +550,12 @@ pub(super) unsafe fn conv2d_sums_avx2(
 ) {
     // SAFETY: the caller guarantees AVX2 and FMA.
     let s = unsafe { Avx2::new_unchecked() };
-    // SAFETY: as above.
-    unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) }
+    // SAFETY (each arm): as above.
+    match plan.mode {
+        Mode::Winograd => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx2(s, g, plan, input, u, bias, act, Sink::Sums(sums))
+        },
+        _ => unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) },
+    }
 }

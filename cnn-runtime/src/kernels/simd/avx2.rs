@@ -58,12 +58,6 @@ impl Simd for Avx2 {
     }
 
     #[inline(always)]
-    fn mul(self, a: __m256, b: __m256) -> __m256 {
-        // SAFETY: AVX2 is available (token).
-        unsafe { _mm256_mul_ps(a, b) }
-    }
-
-    #[inline(always)]
     fn maskz_permute2(self, m: __m256i, a: __m256, b: __m256, idx: __m256i) -> __m256 {
         // `vpermps` uses the low 3 bits of each index: permute both, then
         // take `b`'s lanes where the index is 8 or more.
@@ -76,22 +70,6 @@ impl Simd for Avx2 {
                 from_b,
             );
             _mm256_and_ps(v, _mm256_castsi256_ps(m))
-        }
-    }
-
-    #[inline(always)]
-    fn interleave(self, a: __m256, b: __m256) -> (__m256, __m256) {
-        // `unpack*` interleave within 128-bit halves: [a0 b0 a1 b1 | a4 b4
-        // a5 b5] and [a2 b2 a3 b3 | a6 b6 a7 b7]; then the halves are
-        // regrouped.
-        // SAFETY: AVX2 is available (token).
-        unsafe {
-            let lo = _mm256_unpacklo_ps(a, b);
-            let hi = _mm256_unpackhi_ps(a, b);
-            (
-                _mm256_permute2f128_ps::<0x20>(lo, hi),
-                _mm256_permute2f128_ps::<0x31>(lo, hi),
-            )
         }
     }
 

@@ -58,25 +58,9 @@ impl Simd for Avx512 {
     }
 
     #[inline(always)]
-    fn mul(self, a: __m512, b: __m512) -> __m512 {
-        // SAFETY: AVX-512F is available (token).
-        unsafe { _mm512_mul_ps(a, b) }
-    }
-
-    #[inline(always)]
     fn maskz_permute2(self, m: __mmask16, a: __m512, b: __m512, idx: __m512i) -> __m512 {
         // SAFETY: AVX-512F is available (token).
         unsafe { _mm512_maskz_permutex2var_ps(m, a, idx, b) }
-    }
-
-    #[inline(always)]
-    fn interleave(self, a: __m512, b: __m512) -> (__m512, __m512) {
-        // SAFETY: AVX-512F is available (token).
-        unsafe {
-            let lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
-            let hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
-            (_mm512_permutex2var_ps(a, lo, b), _mm512_permutex2var_ps(a, hi, b))
-        }
     }
 
     #[inline(always)]

@@ -57,14 +57,9 @@ pub(crate) trait Simd: Copy {
     fn add(self, a: Self::V, b: Self::V) -> Self::V;
     /// `a - b`.
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;
-    /// `a * b`.
-    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
     /// Lane `i` is lane `idx[i]` of the `2 * LANES` lanes of `a` then `b`
     /// (`0 <= idx[i] < 2 * LANES`), or zero where `m` is off.
     fn maskz_permute2(self, m: Self::M, a: Self::V, b: Self::V, idx: Self::I) -> Self::V;
-    /// The lanes of `a` and `b` alternating, `a0 b0 a1 b1 ...`: the first
-    /// half of them, then the second.
-    fn interleave(self, a: Self::V, b: Self::V) -> (Self::V, Self::V);
     /// Lane-wise maximum, NaN if either lane is NaN (PyTorch's pooling).
     fn max_nan(self, a: Self::V, b: Self::V) -> Self::V;
     /// Lane-wise minimum, NaN if either lane is NaN.

@@ -1,85 +1,84 @@
-//! The Winograd products' register tile: 16 output channels (broadcast
-//! from a packed block of `U`, 16 floats per input channel, so one pointer
-//! and constant offsets address them all) × `NV` vectors of tiles (from
-//! `V`), accumulated over `kc` input channels.
+//! The Winograd products' register tile: `T` tiles (broadcast from `V`,
+//! where one input channel's tiles are adjacent) × `CB` vectors of output
+//! channels (from the packed filter transforms `U`, one block's channels
+//! adjacent per input channel), accumulated over every input channel, at
+//! one position of the transformed tile.
 
 use crate::kernels::simd::Simd;
 
-/// Output channels per register tile (and per packed block of `U`).
-pub(crate) const ROWS: usize = 16;
-
 /// One register tile's operands.
 pub(crate) struct Block<'a> {
-    /// Packed filter transforms: input channel `k`'s 16 rows at `u_off + k
-    /// * ROWS`.
+    /// Filter transforms: input channel `k`'s `CB` vectors at `u_off + k *
+    /// CB * LANES`.
     pub u: &'a [f32],
     /// See `u`.
     pub u_off: usize,
-    /// Input transforms: input channel `k`'s tiles at `v_off + k * ldv`.
+    /// Input transforms: input channel `k`'s `T` tiles at `v_off + k * ldv`.
     pub v: &'a [f32],
     /// See `v`.
     pub v_off: usize,
     /// Floats between input channels in `v`.
     pub ldv: usize,
     /// Input channels.
-    pub kc: usize,
-    /// Offset of row 0's first tile in the products.
+    pub k: usize,
+    /// Offset of tile 0's first channel in the products.
     pub m_off: usize,
-    /// Floats between rows of the products.
+    /// Floats between tiles in the products.
     pub ldm: usize,
 }
 
-/// `m[row][tile] (+)= Σ_k u[k][row] · v[k][tile]`: added to what `m`
-/// holds if `accumulate`, else overwriting it.
+/// `m[tile][channel] (+)= Σ_k v[k][tile] · u[k][channel]`: added to what
+/// `m` holds if `accumulate`, else overwriting it.
 ///
 /// # Panics
 /// If the tile reaches outside its slices (checked once, up front).
 #[inline(always)]
-pub(crate) fn run<S: Simd, const NV: usize>(s: S, blk: &Block<'_>, m: &mut [f32], accumulate: bool) {
+pub(crate) fn run<S: Simd, const T: usize, const CB: usize>(s: S, blk: &Block<'_>, m: &mut [f32], accumulate: bool) {
     let lanes = S::LANES;
-    assert!(blk.kc >= 1, "winograd micro-kernel: depth");
-    assert!(blk.u_off + blk.kc * ROWS <= blk.u.len(), "winograd micro-kernel: u");
+    let width = CB * lanes;
+    assert!(blk.k >= 1, "winograd micro-kernel: depth");
+    assert!(blk.u_off + blk.k * width <= blk.u.len(), "winograd micro-kernel: u");
     assert!(
-        blk.v_off + (blk.kc - 1) * blk.ldv + NV * lanes <= blk.v.len(),
+        blk.v_off + (blk.k - 1) * blk.ldv + T <= blk.v.len(),
         "winograd micro-kernel: v"
     );
     assert!(
-        blk.m_off + (ROWS - 1) * blk.ldm + NV * lanes <= m.len(),
+        blk.m_off + (T - 1) * blk.ldm + width <= m.len(),
         "winograd micro-kernel: m"
     );
     let m_ptr = m.as_mut_ptr();
-    let mut acc = [[s.zero(); NV]; ROWS];
+    let mut acc = [[s.zero(); CB]; T];
     if accumulate {
-        for (r, row) in acc.iter_mut().enumerate() {
-            for (j, a) in row.iter_mut().enumerate() {
+        for (i, row) in acc.iter_mut().enumerate() {
+            for (c, a) in row.iter_mut().enumerate() {
                 // SAFETY: inside `m` by the last assert.
-                *a = unsafe { s.load(m_ptr.add(blk.m_off + r * blk.ldm + j * lanes)) };
+                *a = unsafe { s.load(m_ptr.add(blk.m_off + i * blk.ldm + c * lanes)) };
             }
         }
     }
-    let mut u_ptr = blk.u[blk.u_off..].as_ptr();
-    let mut v_ptr = blk.v[blk.v_off..].as_ptr();
-    for _ in 0..blk.kc {
-        let mut x = [s.zero(); NV];
-        for (j, x) in x.iter_mut().enumerate() {
-            // SAFETY: channel `k < kc` of `v` is inside `v` (second assert).
-            *x = unsafe { s.load(v_ptr.add(j * lanes)) };
+    // SAFETY (all pointer arithmetic below): input channel `k`'s operands
+    // are `u[u_off + k * width ..][..width]` and `v[v_off + k * ldv ..][..T]`,
+    // inside the slices by the asserts for every `k < blk.k`.
+    let mut u = unsafe { blk.u.as_ptr().add(blk.u_off) };
+    let mut v = unsafe { blk.v.as_ptr().add(blk.v_off) };
+    for _ in 0..blk.k {
+        let mut w = [s.zero(); CB];
+        for (c, w) in w.iter_mut().enumerate() {
+            *w = unsafe { s.load(u.add(c * lanes)) };
         }
-        for (r, row) in acc.iter_mut().enumerate() {
-            // SAFETY: channel `k < kc` of `u` is inside `u` (first assert).
-            let w = s.splat(unsafe { *u_ptr.add(r) });
-            for (a, &x) in row.iter_mut().zip(&x) {
-                *a = s.fma(w, x, *a);
+        for (i, row) in acc.iter_mut().enumerate() {
+            let x = s.splat(unsafe { *v.add(i) });
+            for (a, &w) in row.iter_mut().zip(&w) {
+                *a = s.fma(x, w, *a);
             }
         }
-        // Wrapping: after the last channel the pointers may pass the end unused.
-        u_ptr = u_ptr.wrapping_add(ROWS);
-        v_ptr = v_ptr.wrapping_add(blk.ldv);
+        u = u.wrapping_add(width);
+        v = v.wrapping_add(blk.ldv);
     }
-    for (r, row) in acc.iter().enumerate() {
-        for (j, &a) in row.iter().enumerate() {
+    for (i, row) in acc.iter().enumerate() {
+        for (c, &a) in row.iter().enumerate() {
             // SAFETY: inside `m` by the last assert.
-            unsafe { s.store(m_ptr.add(blk.m_off + r * blk.ldm + j * lanes), a) };
+            unsafe { s.store(m_ptr.add(blk.m_off + i * blk.ldm + c * lanes), a) };
         }
     }
 }

@@ -1,71 +1,73 @@
 //! The Winograd mode's tiling and cost model (`const fn`, like the rest of
 //! the planner).
 //!
-//! One call keeps three arrays on the stack, all indexed by the 16
-//! positions `p` of the transformed 4×4 tile: the filter transform `U[p]
-//! [co][ci]` of a block of `cob` output × `cc` input channels, the input
-//! transform `V[p][ci][t]` of a *band* of up to `tp` tiles × `cc` input
-//! channels, and their products `M[p][co][t]`. Their sizes trade against
-//! each other within [`WINOGRAD_FLOATS`]; the planner tries a few shapes and
-//! keeps the cheapest by the cost model below.
+//! A call works through *bands* of whole tile rows (each tile is 2×2
+//! outputs), or of segments of one tile row when a row is too wide. Per band it keeps three arrays on the stack: the input
+//! transform `V[p][ci][t]` of a chunk of input channels (all of them when
+//! they fit) for the band's tiles, the products `M[p][t][c]` of one block
+//! of output channels, and that block's outputs `[pixel][channel]` as the
+//! direct kernel lays them out (which stores them the same way, see
+//! `super::super::direct`). Their bounds fix how many tile rows a band
+//! holds and how many input channels a chunk.
 
 use super::super::plan::{Mode, Plan, Target};
 use super::super::Conv2dGeometry;
-use super::micro::ROWS;
 
-/// Floats of stack the mode's three arrays share (84 KiB; its whole frame
-/// is about 89 KiB, and no call holds another mode's buffers: see
-/// `conv2d_avx512`).
-pub(crate) const WINOGRAD_FLOATS: usize = 21504;
+/// Floats of the input transforms of one band (64 KiB).
+pub(crate) const V_FLOATS: usize = 16384;
 
-/// Most tiles per band, so the per-band mask tables stay small.
-pub(crate) const MAX_BAND_TILES: usize = 256;
+/// Floats of the products of one band and block of output channels
+/// (32 KiB).
+pub(crate) const M_FLOATS: usize = 8192;
+
+/// Floats of one band's outputs for one block of output channels (16 KiB).
+pub(crate) const Y_FLOATS: usize = 4096;
 
 /// Transformed positions per tile (4 × 4).
 pub(crate) const POSITIONS: usize = 16;
 
+/// Most channel vectors in one register tile.
+pub(crate) const MAX_CB: usize = 4;
+
 /// The Winograd mode's tiling.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct WinogradPlan {
-    /// Output channels per block (rows of `U` and `M`), a multiple of
-    /// [`ROWS`].
-    pub cob: usize,
-    /// Input channels per chunk (columns of `U`, rows of `V`).
-    pub cc: usize,
+    /// Tiles per register tile (one of the target's `winograd_tiles`).
+    pub tiles: usize,
+    /// Most channel vectors per register tile (and per block of output
+    /// channels).
+    pub max_cb: usize,
+    /// Output channels rounded up to whole vectors.
+    pub coutp: usize,
     /// Tile rows per band.
     pub tr: usize,
-    /// Tile columns per band (all of a tile row, or a segment of it when
-    /// `tr == 1`).
+    /// Tile columns per band: all of a tile row, or a segment of it when
+    /// `tr == 1`.
     pub tc: usize,
-    /// Tiles per band rounded up to whole micro-kernel widths: the row
-    /// stride of `V` and `M`.
+    /// Input channels per chunk: all of them, or as many as `V` holds for a
+    /// band (then each chunk's input transform is redone per block of
+    /// output channels).
+    pub cc: usize,
+    /// Tiles per band (`tr × tc`) rounded up to whole register tiles: the
+    /// row stride of `V` and of `M`.
     pub tp: usize,
-    /// One band covers the plane, and the loops run over chunks of input
-    /// channels outside blocks of output channels: each chunk's input
-    /// transform is then computed once (not once per block), at the price
-    /// of adding each chunk's products to the output.
-    pub chunk_outer: bool,
+    /// Output columns of a band's tiles (`2 * tc`): the row stride of the
+    /// band's outputs, in pixels.
+    pub owp: usize,
 }
 
 impl WinogradPlan {
     /// No Winograd tiling (the other modes).
     pub(crate) const NONE: WinogradPlan = WinogradPlan {
-        cob: 0,
-        cc: 0,
+        tiles: 0,
+        max_cb: 0,
+        coutp: 0,
         tr: 0,
         tc: 0,
+        cc: 0,
         tp: 0,
-        chunk_outer: false,
+        owp: 0,
     };
-
-    /// Floats of `U`, `V` and `M`.
-    pub(crate) const fn floats(&self) -> (usize, usize, usize) {
-        (
-            POSITIONS * self.cob * self.cc,
-            POSITIONS * self.cc * self.tp,
-            POSITIONS * self.cob * self.tp,
-        )
-    }
 }
 
 /// Whether the Winograd mode computes `g` at all: a 3×3 kernel, stride and
@@ -88,151 +90,131 @@ pub(crate) const fn tiles(g: &Conv2dGeometry) -> (usize, usize) {
     (g.oh.div_ceil(2), g.ow.div_ceil(2))
 }
 
+/// Floats of packed weights (filter transforms) the mode reads for `g`:
+/// every position, input channel and output channel (whole vectors).
+pub(crate) const fn packed_len(g: &Conv2dGeometry, lanes: usize) -> usize {
+    POSITIONS * g.cin * g.cout.div_ceil(lanes) * lanes
+}
+
 /// The cheapest Winograd plan for `g` on `t` and its cost (in the units of
 /// the other modes' cost models), if the mode fits.
 pub(crate) const fn best(g: &Conv2dGeometry, t: &Target) -> Option<(Plan, u128)> {
-    if !fits(g) || g.input_len() + g.output_len() > CACHED_FLOATS {
-        return None;
-    }
     let mut best: Option<(Plan, u128)> = None;
     let mut i = 0;
-    while i < t.winograd_shapes.len() {
-        let (mr, nv) = t.winograd_shapes[i];
-        let mut c = 0;
-        while c < COB_CANDIDATES.len() {
-            let mut v = 1;
-            while v <= 8 {
-                let mut order = 0;
-                while order < 2 {
-                    if let Some(plan) = with_shape(g, t, mr, nv, COB_CANDIDATES[c], v * nv * t.lanes, order == 1) {
-                        let cost = cost(g, &plan, t.lanes);
-                        let better = match best {
-                            Some((_, b)) => cost < b,
-                            None => true,
-                        };
-                        if better {
-                            best = Some((plan, cost));
-                        }
-                    }
-                    order += 1;
-                }
-                v += 1;
+    while i < t.winograd_tiles.len() {
+        if let Some(plan) = with_tiles(g, t, t.winograd_tiles[i]) {
+            let cost = cost(g, &plan, t.lanes);
+            let better = match best {
+                Some((_, b)) => cost < b,
+                None => true,
+            };
+            if better {
+                best = Some((plan, cost));
             }
-            c += 1;
         }
         i += 1;
     }
     best
 }
 
-/// The most floats of input and output the mode is planned for: it passes
-/// over the input once per block of output channels and over the output
-/// once per chunk of input channels, which stays cheap while both fit in
-/// Zen 4's 1 MiB L2. Past that the cost model does not account for the
-/// traffic and the mode measured slower than the GEMM modes (VGG-16's
-/// 224 × 224 and 56 × 56 layers; its 14 × 14 ones, inside the bound, are
-/// faster).
-const CACHED_FLOATS: usize = 1 << 18;
+/// Fewest input channels per chunk worth planning: fewer, and redoing the
+/// input transform per block of output channels would cost as much as the
+/// products it feeds.
+const MIN_CHUNK: usize = 32;
 
-/// Output-channel block sizes tried.
-const COB_CANDIDATES: [usize; 4] = [16, 32, 48, 64];
+/// The plan with `tiles` tiles per register tile and the largest band the
+/// stack buffers hold with a chunk of at least [`MIN_CHUNK`] input
+/// channels (or all): as many whole tile rows as fit, else one row cut into
+/// as few equal segments as fit; then as many input channels per chunk as
+/// fit.
+pub(crate) const fn with_tiles(g: &Conv2dGeometry, t: &Target, tiles_per_reg: usize) -> Option<Plan> {
+    if !fits(g) || tiles_per_reg == 0 {
+        return None;
+    }
+    let (nty, ntx) = tiles(g);
+    let mut tr = nty;
+    while tr > 0 {
+        if let Some(plan) = with_band(g, t, tiles_per_reg, tr, ntx) {
+            return Some(plan);
+        }
+        tr -= 1;
+    }
+    let mut segments = 2;
+    while segments <= ntx {
+        if let Some(plan) = with_band(g, t, tiles_per_reg, 1, ntx.div_ceil(segments)) {
+            return Some(plan);
+        }
+        segments += 1;
+    }
+    None
+}
 
-/// The plan with the `mr × nv` register tile, up to `cob` output channels
-/// per block and up to `band` tiles per band (a multiple of `nv * lanes`),
-/// with as many input channels per chunk as the stack then holds, if at
-/// least a few fit; `chunk_outer` as [`WinogradPlan::chunk_outer`] (only
-/// if one band covers the plane).
-pub(crate) const fn with_shape(
+/// The plan with `tiles` tiles per register tile and bands of `tr` tile
+/// rows of `tc` tiles, if the stack buffers hold them.
+pub(crate) const fn with_band(
     g: &Conv2dGeometry,
     t: &Target,
-    mr: usize,
-    nv: usize,
-    cob: usize,
-    band: usize,
-    chunk_outer: bool,
+    tiles_per_reg: usize,
+    tr: usize,
+    tc: usize,
 ) -> Option<Plan> {
-    if !fits(g) || mr != ROWS || nv == 0 || band == 0 || !band.is_multiple_of(nv * t.lanes) {
+    let lanes = t.lanes;
+    let max_cb = min(MAX_CB, t.direct_accumulators / tiles_per_reg);
+    if !fits(g) || tiles_per_reg == 0 || max_cb == 0 || tr == 0 || tc == 0 {
         return None;
     }
-    if !cob.is_multiple_of(ROWS) {
-        return None;
-    }
-    let cob = min(cob, g.cout.div_ceil(ROWS) * ROWS);
-    let (nty, ntx) = tiles(g);
-    let (tr, tc) = if ntx <= band {
-        (min(nty, band / ntx), ntx)
-    } else {
-        (1, ntx.div_ceil(ntx.div_ceil(band)))
-    };
-    if chunk_outer && (tr < nty || tc < ntx) {
-        return None;
-    }
-    let width = nv * t.lanes;
-    let tp = (tr * tc).div_ceil(width) * width;
-    if tp > MAX_BAND_TILES {
-        return None;
-    }
-    let per_position = WINOGRAD_FLOATS / POSITIONS;
-    if cob * tp >= per_position {
-        return None;
-    }
-    let cc = min(g.cin, (per_position - cob * tp) / (cob + tp));
-    if cc < min(g.cin, 8) {
+    let coutp = g.cout.div_ceil(lanes) * lanes;
+    let width = super::super::direct::ChannelBlocks::new(coutp / lanes, max_cb).widest() * lanes;
+    let owp = 2 * tc;
+    let tp = (tr * tc).div_ceil(tiles_per_reg) * tiles_per_reg;
+    let cc = min(g.cin, V_FLOATS / (POSITIONS * tp));
+    if cc < min(g.cin, MIN_CHUNK) || POSITIONS * tp * width > M_FLOATS || 2 * tr * owp * width > Y_FLOATS {
         return None;
     }
     // Equal chunks: no short last one.
     let cc = g.cin.div_ceil(g.cin.div_ceil(cc));
     let mut plan = Plan::PORTABLE;
     plan.mode = Mode::Winograd;
-    plan.mr = mr;
-    plan.nv = nv;
     plan.winograd = WinogradPlan {
-        cob,
-        cc,
+        tiles: tiles_per_reg,
+        max_cb,
+        coutp,
         tr,
         tc,
+        cc,
         tp,
-        chunk_outer,
+        owp,
     };
     Some(plan)
 }
 
-/// Estimated cycles (hundredths; a vector multiply-add is 100), fitted to
-/// Zen 4 (see `winograd_phase_timings` in `conv2d/tests.rs`): the matrix
-/// products at 97% of peak plus each micro-kernel call's set-up and
-/// accumulator traffic; the filter transform (about 8 cycles per (output,
-/// input) channel pair); the input transform (about 45 cycles per input
-/// channel and vector of tiles, plus 52 per run of tiles from one tile row
-/// in it; once per block of output channels unless `chunk_outer`); and
-/// the output transform (about 145 cycles per output channel and vector of
-/// tiles, once per chunk of input channels unless a single band lets the
-/// products accumulate).
+/// Estimated cycles (hundredths; a vector multiply-add is 100): the
+/// products' multiply-adds (register tiles rounded up to whole tiles and
+/// channel vectors) at 90% of peak plus each register tile's stores and
+/// set-up; reading the packed filter transforms once per band (from L2:
+/// about a cycle per vector); the input transform (about 45 cycles per
+/// input channel and vector of tiles, plus 52 per tile row in it; once per
+/// block of output channels when the input channels come in chunks); the
+/// output transform (about 20 cycles per tile and channel vector); and the
+/// outputs' transposes (as the direct kernel's).
 pub(crate) const fn cost(g: &Conv2dGeometry, plan: &Plan, lanes: usize) -> u128 {
     let w = plan.winograd;
     let (nty, ntx) = tiles(g);
     let bands = (nty.div_ceil(w.tr) * ntx.div_ceil(w.tc)) as u128;
-    let blocks = g.cout.div_ceil(w.cob) as u128;
-    let chunks = g.cin.div_ceil(w.cc) as u128;
-    let (mr, nv) = (plan.mr as u128, plan.nv as u128);
-    let calls_per = POSITIONS as u128 * (w.cob as u128).div_ceil(mr) * (w.tp / (plan.nv * lanes)) as u128;
-    let calls = blocks * chunks * bands * calls_per;
-    let fma = calls * mr * nv * w.cc as u128 * 100 / 97 * 100;
-    let accumulate = bands == 1 && !w.chunk_outer;
-    let overhead = calls * (if accumulate { 2 * mr * nv } else { mr * nv } + 10) * 100;
-    let filter = (g.cin * g.cout) as u128 * 800;
-    // Vectors of tiles per band, and runs of one tile row in them.
-    let band_tiles = w.tr * w.tc;
-    let vectors = band_tiles.div_ceil(lanes) as u128;
-    let runs = if w.tc >= lanes {
-        vectors + w.tr as u128
-    } else {
-        vectors * (lanes / w.tc + 1) as u128
-    };
-    let input_passes = if w.chunk_outer { 1 } else { blocks };
-    let input = input_passes * g.cin as u128 * bands * (vectors * 4500 + runs * 5200);
-    let output_passes = if accumulate { 1 } else { chunks };
-    let output = output_passes * g.cout as u128 * bands * vectors * 14500;
-    fma + overhead + filter + input + output
+    let vectors = (w.coutp / lanes) as u128;
+    let per_band_tiles = (w.tr * w.tc) as u128;
+    let reg_tiles = per_band_tiles.div_ceil(w.tiles as u128);
+    let blocks = vectors.div_ceil(w.max_cb as u128);
+    let calls = bands * blocks * POSITIONS as u128 * reg_tiles;
+    let fma = bands * reg_tiles * w.tiles as u128 * vectors * POSITIONS as u128 * g.cin as u128 * 100 / 90 * 100;
+    let per_call = (w.tiles as u128 * vectors / blocks) + 20;
+    let filter = bands * (POSITIONS * g.cin) as u128 * vectors * 100;
+    let tile_vectors = per_band_tiles.div_ceil(lanes as u128);
+    let input_passes = if w.cc < g.cin { blocks } else { 1 };
+    let input = input_passes * bands * g.cin as u128 * (tile_vectors * 4500 + w.tr as u128 * 5200);
+    let output = bands * per_band_tiles * vectors * 2000;
+    let stores = (g.oh * g.ow.div_ceil(lanes)) as u128 * vectors * 100 * 100;
+    fma + calls * per_call * 100 + filter + input + output + stores
 }
 
 const fn min(a: usize, b: usize) -> usize {

@@ -6,8 +6,9 @@ extern crate alloc;
 extern crate std;
 
 use super::super::plan::{self, Mode, Plan, Target};
+use super::super::tests::run_plan_fused;
 use super::super::Conv2dGeometry;
-use super::plan::{with_shape, WinogradPlan, WINOGRAD_FLOATS};
+use super::plan::{tiles, with_band, with_tiles, MAX_CB, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::reference;
 use crate::kernels::test_util::{abs, assert_close, data, fill_vec};
@@ -40,59 +41,30 @@ fn geometry(cin: usize, cout: usize, h: usize, w: usize, pt: usize, pl: usize, s
     }
 }
 
-/// Every plan the mode can run for `g` on `t`: each register tile, block
-/// of output channels and band width.
-fn all_plans(g: &Conv2dGeometry, t: &Target) -> Vec<Plan> {
-    let mut plans: Vec<Plan> = Vec::new();
-    for &(mr, nv) in t.winograd_shapes {
-        for cob in [16, 32, 48, 64] {
-            for v in 1..=8 {
-                for chunk_outer in [false, true] {
-                    if let Some(p) = with_shape(g, t, mr, nv, cob, v * nv * t.lanes, chunk_outer) {
-                        if !plans.contains(&p) {
-                            plans.push(p);
-                        }
-                    }
-                }
-            }
-        }
+/// The plan with `tiles` per register tile and each band height from one
+/// tile row to the most the buffers hold (`with_tiles` picks the most).
+pub(in crate::kernels::conv2d) fn band_variants(g: &Conv2dGeometry, t: &Target, tiles_per_reg: usize) -> Vec<Plan> {
+    let Some(most) = with_tiles(g, t, tiles_per_reg) else {
+        return Vec::new();
+    };
+    let w = most.winograd;
+    let mut plans = Vec::new();
+    // Fewer rows, or (one row) narrower segments, down to one tile.
+    let smaller = (1..w.tr).map(|tr| (tr, w.tc)).chain((1..w.tc).rev().map(|tc| (1, tc)));
+    for (tr, tc) in core::iter::once((w.tr, w.tc)).chain(smaller.take(4)) {
+        plans.extend(with_band(g, t, tiles_per_reg, tr, tc));
     }
     plans
 }
 
-/// Runs `plan` with AVX-512 if the CPU has it.
-fn run_avx512(
-    plan: &Plan,
-    g: &Conv2dGeometry,
-    input: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-) -> Option<Vec<f32>> {
-    run_avx512_fused(plan, g, input, weight, bias, Activation::Identity)
+/// Every plan the mode can run for `g` on `t`: each register tile width and
+/// band height.
+fn all_plans(g: &Conv2dGeometry, t: &Target) -> Vec<Plan> {
+    t.winograd_tiles.iter().flat_map(|&n| band_variants(g, t, n)).collect()
 }
 
-/// [`run_avx512`] with an activation fused into the stores.
-fn run_avx512_fused(
-    plan: &Plan,
-    g: &Conv2dGeometry,
-    input: &[f32],
-    weight: &[f32],
-    bias: Option<&[f32]>,
-    act: Activation,
-) -> Option<Vec<f32>> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        use crate::kernels::isa::{detected, Isa};
-        if detected() >= Isa::Avx512 {
-            let mut got = vec![f32::NAN; g.output_len()];
-            // SAFETY: the CPU has AVX-512F.
-            unsafe { super::super::x86::conv2d_avx512(g, plan, input, weight, None, bias, act, &mut got) };
-            return Some(got);
-        }
-    }
-    let _ = (plan, g, input, weight, bias, act);
-    None
-}
+/// Both instruction sets' targets.
+const TARGETS: [Target; 2] = [plan::AVX512, plan::AVX2];
 
 /// Compares with the reference; the tolerance is `assert_close`'s bound
 /// for the direct sum (see there), which the transforms stay far inside.
@@ -155,39 +127,56 @@ proptest! {
     #[test]
     fn every_plan_matches_reference((g, input, weight, bias) in case()) {
         prop_assert_eq!(g.check(), Ok(()));
-        let plans = all_plans(&g, &plan::AVX512);
-        prop_assert!(!plans.is_empty(), "{:?}", g);
-        for p in plans {
-            check_invariants(&g, &p);
-            for act in FUSED {
-                if let Some(got) = run_avx512_fused(&p, &g, &input, &weight, bias.as_deref(), act) {
-                    std::eprintln!("{p:?} {act:?}");
-                    check_fused(&g, &input, &weight, bias.as_deref(), act, &got);
+        for t in TARGETS {
+            let plans = all_plans(&g, &t);
+            prop_assert!(!plans.is_empty(), "{:?}", g);
+            for p in plans {
+                check_invariants(&g, &t, &p);
+                for act in FUSED {
+                    if let Some(got) = run_plan_fused(&t, &p, &g, &input, &weight, bias.as_deref(), act) {
+                        std::eprintln!("{p:?} {act:?}");
+                        check_fused(&g, &input, &weight, bias.as_deref(), act, &got);
+                    }
                 }
             }
         }
     }
 }
 
-fn check_invariants(g: &Conv2dGeometry, p: &Plan) {
-    let w: WinogradPlan = p.winograd;
+/// What `run` relies on: the register tile one of the target's, the
+/// buffers within their bounds, whole register tiles per band.
+pub(in crate::kernels::conv2d) fn check_invariants(g: &Conv2dGeometry, t: &Target, p: &Plan) {
+    let w = p.winograd;
     assert_eq!(p.mode, Mode::Winograd);
-    let (uf, vf, mf) = w.floats();
-    assert!(uf + vf + mf <= WINOGRAD_FLOATS, "{p:?}");
+    let lanes = t.lanes;
+    assert!(t.winograd_tiles.contains(&w.tiles), "{p:?}");
     assert!(
-        w.cob >= 16 && w.cob.is_multiple_of(16) && w.cc >= 1 && w.cc <= g.cin,
+        w.max_cb >= 1 && w.max_cb <= MAX_CB && w.tiles * w.max_cb <= t.direct_accumulators,
         "{p:?}"
     );
     assert!(
-        w.tr >= 1 && w.tc >= 1 && w.tr * w.tc <= w.tp && w.tp.is_multiple_of(16),
+        w.coutp >= g.cout && w.coutp.is_multiple_of(lanes) && w.coutp < g.cout + lanes,
         "{p:?}"
     );
-    assert!(w.tr == 1 || w.tc == g.ow.div_ceil(2), "{p:?}");
+    let (nty, ntx) = tiles(g);
+    assert!(
+        w.tr >= 1 && w.tr <= nty && w.tc >= 1 && w.tc <= ntx && w.owp == 2 * w.tc,
+        "{p:?}"
+    );
+    assert!(w.tr == 1 || w.tc == ntx, "{p:?}");
+    assert!(
+        w.tp >= w.tr * w.tc && w.tp.is_multiple_of(w.tiles) && w.tp < w.tr * w.tc + w.tiles,
+        "{p:?}"
+    );
+    assert!(w.cc >= 1 && w.cc <= g.cin, "{p:?}");
+    let width = super::super::direct::ChannelBlocks::new(w.coutp / lanes, w.max_cb).widest() * lanes;
+    assert!(POSITIONS * w.cc * w.tp <= V_FLOATS, "{p:?}");
+    assert!(POSITIONS * w.tp * width <= M_FLOATS, "{p:?}");
+    assert!(2 * w.tr * w.owp * width <= Y_FLOATS, "{p:?}");
 }
 
-/// Larger planes and channel counts: several bands (segments of wide
-/// rows too), several blocks and chunks, products accumulated in the
-/// output.
+/// Larger planes and channel counts: several bands and blocks of output
+/// channels (balanced, of unequal widths), ragged last register tiles.
 #[test]
 fn many_bands_blocks_and_chunks() {
     for (cin, cout, h, w, pad) in [
@@ -201,13 +190,17 @@ fn many_bands_blocks_and_chunks() {
         let input = fill_vec(31, g.input_len());
         let weight = fill_vec(32, g.weight_len());
         let bias = fill_vec(33, g.cout);
-        for p in all_plans(&g, &plan::AVX512) {
-            check_invariants(&g, &p);
-            for b in [None, Some(&bias[..])] {
-                for act in FUSED {
-                    if let Some(got) = run_avx512_fused(&p, &g, &input, &weight, b, act) {
-                        std::eprintln!("{p:?} {act:?}");
-                        check_fused(&g, &input, &weight, b, act, &got);
+        for t in TARGETS {
+            let plans = all_plans(&g, &t);
+            assert!(!plans.is_empty(), "{g:?}");
+            for p in plans {
+                check_invariants(&g, &t, &p);
+                for b in [None, Some(&bias[..])] {
+                    for act in FUSED {
+                        if let Some(got) = run_plan_fused(&t, &p, &g, &input, &weight, b, act) {
+                            std::eprintln!("{p:?} {act:?}");
+                            check_fused(&g, &input, &weight, b, act, &got);
+                        }
                     }
                 }
             }
@@ -220,8 +213,8 @@ fn conv(cin: usize, h: usize, cout: usize) -> Conv2dGeometry {
 }
 
 /// The planner picks the mode for the VGG-style net's 3×3 layers past the
-/// first (measured faster on Zen 4: see `winograd_timings` in
-/// `conv2d/tests.rs`), and never where it does not apply.
+/// first (measured faster: see `winograd_timings` in `conv2d/tests.rs`),
+/// on both instruction sets, and never where it does not apply.
 #[test]
 fn planner_picks_winograd_where_it_pays() {
     for (name, g) in [
@@ -230,18 +223,11 @@ fn planner_picks_winograd_where_it_pays() {
         ("cifar conv2_2", conv(64, 16, 64)),
         ("cifar conv3_2", conv(128, 8, 128)),
     ] {
-        let p = Plan::new(&g, &plan::AVX512);
-        assert_eq!(p.mode, Mode::Winograd, "{name}: {p:?}");
-        check_invariants(&g, &p);
-        // AVX2 has no Winograd mode.
-        assert_ne!(Plan::new(&g, &plan::AVX2).mode, Mode::Winograd, "{name}");
-    }
-    // Planes past L2 (VGG-16's first and third blocks): measured slower.
-    for (name, g) in [
-        ("vgg16 conv1_2", conv(64, 224, 64)),
-        ("vgg16 conv3_2", conv(256, 56, 256)),
-    ] {
-        assert_ne!(Plan::new(&g, &plan::AVX512).mode, Mode::Winograd, "{name}");
+        for t in TARGETS {
+            let p = Plan::new(&g, &t);
+            assert_eq!(p.mode, Mode::Winograd, "{name}: {p:?}");
+            check_invariants(&g, &t, &p);
+        }
     }
     let base = conv(64, 16, 64);
     for (name, g) in [
@@ -295,7 +281,9 @@ fn planner_picks_winograd_where_it_pays() {
         for t in [plan::AVX512, plan::AVX2] {
             assert_ne!(Plan::new(&g, &t).mode, Mode::Winograd, "{name}");
         }
-        assert!(all_plans(&g, &plan::AVX512).is_empty(), "{name}");
+        for t in TARGETS {
+            assert!(all_plans(&g, &t).is_empty(), "{name}");
+        }
     }
 }
 
@@ -343,7 +331,7 @@ fn reference_f64(g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: &[f32]
 #[test]
 fn winograd_error_vs_f64() {
     let without = Target {
-        winograd_shapes: &[],
+        winograd_tiles: &[],
         ..plan::AVX512
     };
     for (cin, cout, h) in [
@@ -374,7 +362,8 @@ fn winograd_error_vs_f64() {
             };
             let other = Plan::new(&g, &without);
             for (what, p) in [("winograd", wino), ("other", other)] {
-                let Some(got) = run_avx512(&p, &g, &input, &weight, Some(&bias)) else {
+                let act = Activation::Identity;
+                let Some(got) = run_plan_fused(&plan::AVX512, &p, &g, &input, &weight, Some(&bias), act) else {
                     return;
                 };
                 let (mut err, mut frac) = (0.0f64, 0.0f64);
@@ -430,8 +419,10 @@ proptest! {
         let mut scale = vec![0.0; g.output_len()];
         let abs_bias = bias.as_deref().map(abs);
         reference::conv2d(&g, &abs(&input), &abs(&weight), abs_bias.as_deref(), &mut scale);
-        for p in all_plans(&g, &plan::AVX512) {
-            let Some(got) = run_avx512(&p, &g, &input, &weight, bias.as_deref()) else { return Ok(()) };
+        for p in TARGETS.iter().flat_map(|t| all_plans(&g, t).into_iter().map(move |p| (t, p))) {
+            let (t, p) = p;
+            let act = Activation::Identity;
+            let Some(got) = run_plan_fused(t, &p, &g, &input, &weight, bias.as_deref(), act) else { continue };
             let mut finite = (Vec::new(), Vec::new(), Vec::new());
             for ((&a, &b), &sc) in got.iter().zip(&want).zip(&scale) {
                 if b.is_nan() {

@@ -1,86 +1,19 @@
-//! The filter and input transforms of F(2×2, 3×3): `U = G g Gᵀ` per
-//! (output, input) channel pair, and `V = Bᵀ d B` per input channel and
+//! The input transform of F(2×2, 3×3), `V = Bᵀ d B` per input channel and
 //! 4×4 input tile (tiles overlap by two rows and columns), with
 //!
 //! ```text
-//!     | 1    0    0  |          | 1  0 -1  0 |
-//! G = | 1/2  1/2  1/2|     Bᵀ = | 0  1  1  0 |
-//!     | 1/2 -1/2  1/2|          | 0 -1  1  0 |
-//!     | 0    0    1  |          | 0  1  0 -1 |
+//!      | 1  0 -1  0 |
+//! Bᵀ = | 0  1  1  0 |
+//!      | 0 -1  1  0 |
+//!      | 0  1  0 -1 |
 //! ```
 //!
 //! Position `p = 4 * i + j` of a transformed tile is row `i`, column `j`.
 
-use super::micro::ROWS;
-use super::plan::{WinogradPlan, POSITIONS};
+use super::plan::POSITIONS;
 use super::Band;
 use crate::kernels::conv2d::Conv2dGeometry;
 use crate::kernels::simd::Simd;
-
-/// `U` for output channels `co0 .. co0 + cob` and input channels `c0 ..
-/// c0 + cc`, in packed blocks of [`ROWS`] output channels: position `p`,
-/// block `b`, input channel `ci` and row `r` at `((p * blocks + b) * cc +
-/// ci) * ROWS + r` (`blocks = w.cob / ROWS`, strides from `w`). Rows past
-/// `cob` are zero. Vectorised across output channels: the 9 taps of 16
-/// channels are loaded as 16 rows and transposed (a gather per tap is
-/// several times slower on Zen 4).
-#[inline(always)]
-pub(crate) fn filter<S: Simd>(
-    s: S,
-    g: &Conv2dGeometry,
-    weight: &[f32],
-    (co0, cob): (usize, usize),
-    (c0, cc): (usize, usize),
-    w: &WinogradPlan,
-    u: &mut [f32],
-) {
-    assert!(S::LANES == ROWS, "winograd: the filter transform needs 16 lanes");
-    assert!(cob <= w.cob && cc <= w.cc && co0 + cob <= g.cout && c0 + cc <= g.cin);
-    assert!(weight.len() == g.weight_len() && u.len() >= POSITIONS * w.cob * w.cc);
-    let blocks = w.cob / ROWS;
-    let half = s.splat(0.5);
-    let nine = s.first_lanes(9);
-    let per_co = g.cin * 9;
-    let mut k = [s.zero(); ROWS];
-    for b in 0..cob.div_ceil(ROWS) {
-        let rows = ROWS.min(cob - b * ROWS);
-        let first = &weight[(co0 + b * ROWS) * per_co..][..(rows - 1) * per_co + g.cin * 9];
-        for ci in 0..cc {
-            for (r, k) in k.iter_mut().enumerate() {
-                *k = if r < rows {
-                    let taps = &first[r * per_co + (c0 + ci) * 9..][..9];
-                    // SAFETY: the 9 lanes are `taps`.
-                    unsafe { s.maskz_load(taps.as_ptr(), nine) }
-                } else {
-                    s.zero()
-                };
-            }
-            // `k[tap]` now holds that tap of each output channel.
-            s.transpose(&mut k);
-            // `g Gᵀ`: each kernel row becomes 4 values ...
-            let mut kr = [[s.zero(); 4]; 3];
-            for (r, row) in kr.iter_mut().enumerate() {
-                *row = g_times(s, half, k[3 * r], k[3 * r + 1], k[3 * r + 2]);
-            }
-            // ... then `G (g Gᵀ)` column by column.
-            for j in 0..4 {
-                let col = g_times(s, half, kr[0][j], kr[1][j], kr[2][j]);
-                for (i, &v) in col.iter().enumerate() {
-                    let dst = &mut u[(((4 * i + j) * blocks + b) * w.cc + ci) * ROWS..][..ROWS];
-                    // SAFETY: `dst` holds ROWS = LANES floats.
-                    unsafe { s.store(dst.as_mut_ptr(), v) };
-                }
-            }
-        }
-    }
-}
-
-/// One row (or column) of `G` applied to three kernel values.
-#[inline(always)]
-fn g_times<S: Simd>(s: S, half: S::V, a: S::V, b: S::V, c: S::V) -> [S::V; 4] {
-    let ac = s.add(a, c);
-    [a, s.mul(s.add(ac, b), half), s.mul(s.sub(ac, b), half), c]
-}
 
 /// `Bᵀ` (or `B` from the right) on four values: `x0 - x2, x1 + x2, x2 - x1,
 /// x1 - x3`.
@@ -110,7 +43,7 @@ struct Run {
     bits: [u32; 3],
 }
 
-/// `V[p][ci][t]` (at `(p * cc + ci) * tp + t`, strides from `w`; tile `t`
+/// `V[p][ci][t]` (at `(p * cc + ci) * tp + t`; tile `t`
 /// is band row `t / band.tc`, column `t % band.tc`) for input channels `c0
 /// .. c0 + cc`, vectorised across the band's tiles in order (a vector may
 /// span several tile rows when they are short). Each input row of a run of
@@ -123,14 +56,14 @@ pub(crate) fn input<S: Simd>(
     input: &[f32],
     band: &Band,
     (c0, cc): (usize, usize),
-    w: &WinogradPlan,
+    tp: usize,
     v: &mut [f32],
 ) {
     let lanes = S::LANES;
     let plane = g.h * g.w;
     let tiles = band.tr * band.tc;
-    assert!(cc <= w.cc && c0 + cc <= g.cin && input.len() == g.input_len());
-    assert!(tiles <= w.tp && v.len() >= POSITIONS * w.cc * w.tp);
+    assert!(c0 + cc <= g.cin && input.len() == g.input_len());
+    assert!(tiles <= tp && v.len() >= POSITIONS * cc * tp);
     // Lane `i` of the four columns: elements `2 * i + off` of the loaded
     // `a`, `b` (and `c` past them), built from the even and odd ones.
     let mut index = [[0i32; 16]; 4];
@@ -237,7 +170,7 @@ pub(crate) fn input<S: Simd>(
             for j in 0..4 {
                 let col = b_times(s, [h[0][j], h[1][j], h[2][j], h[3][j]]);
                 for (i, &x) in col.iter().enumerate() {
-                    let dst = &mut v[((4 * i + j) * w.cc + ci) * w.tp + t0..][..n];
+                    let dst = &mut v[((4 * i + j) * cc + ci) * tp + t0..][..n];
                     // SAFETY: the first `n` lanes are `dst`.
                     unsafe { s.mask_store(dst.as_mut_ptr(), store, x) };
                 }
