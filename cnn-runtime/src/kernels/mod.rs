@@ -40,11 +40,13 @@
 //! set; each instruction set has thin `#[target_feature]` entry points that
 //! instantiate it. Weights are read in place, in PyTorch's layout, except by
 //! the direct convolution kernel, which reads them transposed to
-//! `[input channel, ky, kx][output channel]` in blocks: generated models lay
-//! that copy out once, when they are built ([`crate::Packed`],
-//! [`conv2d_pack`]), and the kernel falls back to transposing chunks per
-//! call without it. Only small per-call tiles (packed input panels, padded
-//! input rows) are built, on the stack (at most about 72 KiB).
+//! `[input channel, ky, kx][output channel]` in blocks, and the Winograd
+//! mode, which reads their filter transforms: generated models lay those
+//! out once, when they are built ([`crate::Packed`], [`conv2d_pack`]).
+//! Without them the direct kernel transposes chunks per call, and a
+//! Winograd layer runs its plan without Winograd. Only per-call tiles
+//! (packed input panels, padded input rows, a band's Winograd transforms)
+//! are built, on the stack (at most about 120 KiB).
 //!
 //! A convolution is planned per geometry and instruction set (at compile
 //! time for the shaped wrapper) by a cost model fitted to measurements: a
@@ -52,16 +54,15 @@
 //! kernel with output channels in the vector lanes (no packing, any stride,
 //! padding rows skipped), a padded kernel for few channels (output pixels in
 //! the lanes, every tap read at a shifted offset from a zero-padded copy of
-//! the input: no packing at all), a depthwise kernel, or (AVX-512, 3×3
-//! stride 1) Winograd F(2×2, 3×3).
+//! the input: no packing at all), a depthwise kernel, or (3×3 stride 1)
+//! Winograd F(2×2, 3×3), whose filter transforms are computed once, when
+//! the model is built.
 //!
-//! Whether Winograd pays depends on the core more than on the layer, so it
-//! is chosen at run time too ([`winograd_enabled`]): on AMD Zen 4, whose
-//! 512-bit FMAs run as two halves, it was up to 1.6 times faster than the
-//! direct kernel; on a Xeon with two full 512-bit FMA units the direct
-//! kernel was faster. Both plans are made at compile time. With `std`,
-//! [`WINOGRAD_VAR`] (`CNN_RUNTIME_WINOGRAD=on` or `off`) overrides the
-//! choice, read once like [`MAX_ISA_VAR`].
+//! The Winograd mode changes the arithmetic (fewer multiplies, different
+//! rounding; see the `conv2d::winograd` module notes on non-finite inputs),
+//! so it can be switched off: both plans are made at compile time, and with
+//! `std`, [`WINOGRAD_VAR`] (`CNN_RUNTIME_WINOGRAD=off` or `on`) chooses,
+//! read once like [`MAX_ISA_VAR`] ([`winograd_enabled`] reports it).
 //!
 //! # Fused activations
 //!
