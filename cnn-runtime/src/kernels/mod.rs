@@ -46,7 +46,7 @@
 //! Without them the direct kernel transposes chunks per call, and a
 //! Winograd layer runs its plan without Winograd. Only per-call tiles
 //! (packed input panels, padded input rows, a band's Winograd transforms)
-//! are built, on the stack (at most about 120 KiB).
+//! are built, on the stack (at most about 215 KiB, the Winograd mode's).
 //!
 //! A convolution is planned per geometry and instruction set (at compile
 //! time for the shaped wrapper) by a cost model fitted to measurements: a

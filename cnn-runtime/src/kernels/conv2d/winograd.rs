@@ -59,7 +59,7 @@ use super::plan::{Mode, Plan};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
 use crate::kernels::epilogue::Activation;
-use plan::{fits, packed_len, tiles, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
+use plan::{fits, m_position, packed_len, tiles, v_position, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
 
 /// A band of tiles: `tr` tile rows from `ty0`, `tc` tile columns from
 /// `tx0`; tile `t` of the band is row `t / tc`, column `t % tc`.
@@ -105,12 +105,13 @@ pub(crate) fn run<S: Kernels, const T: usize>(
     assert!(w.coutp >= g.cout && w.coutp.is_multiple_of(lanes) && u.len() >= packed_len(g, lanes));
     assert!(w.cc >= 1 && w.cc <= g.cin);
     let chunked = w.cc < g.cin;
+    let v_ldp = v_position(w.cc, w.tp);
     // Zeroed once: lanes of `V` past a band's tiles are multiplied (their
     // products never stored) and must hold numbers.
     let mut v_buf = StackBuffer::<V_FLOATS>::new();
-    let v = v_buf.zeroed_prefix(POSITIONS * w.cc * w.tp);
+    let v = v_buf.zeroed_prefix(POSITIONS * v_ldp);
     let mut m_buf = StackBuffer::<M_FLOATS>::new();
-    let m = m_buf.zeroed_prefix(POSITIONS * w.tp * width);
+    let m = m_buf.zeroed_prefix(POSITIONS * m_position(w.tp, width));
     let mut y_buf = StackBuffer::<Y_FLOATS>::new();
     let y = y_buf.zeroed_prefix(2 * w.tr * w.owp * width);
     let bands = (0..nty)
@@ -125,15 +126,16 @@ pub(crate) fn run<S: Kernels, const T: usize>(
         };
         let band_tiles = band.tr * band.tc;
         if !chunked {
-            transform::input(s, g, input, &band, (0, g.cin), w.tp, v);
+            transform::input(s, g, input, &band, (0, g.cin), (w.tp, v_ldp), v);
         }
         for (co0, cb) in blocks.iter(lanes) {
             let block_width = cb * lanes;
+            let m_ldp = m_position(w.tp, block_width);
             let ub = &u[filter::offset(g, co0, block_width, 0, 0)..][..POSITIONS * g.cin * block_width];
             for c0 in (0..g.cin).step_by(w.cc) {
                 let cc = w.cc.min(g.cin - c0);
                 if chunked {
-                    transform::input(s, g, input, &band, (c0, cc), w.tp, v);
+                    transform::input(s, g, input, &band, (c0, cc), (w.tp, v_ldp), v);
                 }
                 for p in 0..POSITIONS {
                     for t0 in (0..band_tiles).step_by(T) {
@@ -141,10 +143,10 @@ pub(crate) fn run<S: Kernels, const T: usize>(
                             u: ub,
                             u_off: (p * g.cin + c0) * block_width,
                             v,
-                            v_off: p * cc * w.tp + t0,
+                            v_off: p * v_ldp + t0,
                             ldv: w.tp,
                             k: cc,
-                            m_off: (p * w.tp + t0) * block_width,
+                            m_off: p * m_ldp + t0 * block_width,
                             ldm: block_width,
                         };
                         s.winograd_tile::<T>(cb, &blk, m, c0 > 0);
@@ -153,6 +155,7 @@ pub(crate) fn run<S: Kernels, const T: usize>(
             }
             let prod = output::Products {
                 m,
+                ldp: m_ldp,
                 co0,
                 cb,
                 tiles: band_tiles,

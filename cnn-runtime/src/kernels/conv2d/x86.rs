@@ -228,7 +228,7 @@ pub(super) unsafe fn conv2d_avx512(
     let s = unsafe { Avx512::new_unchecked() };
     // Each mode runs in its own outlined function, so the stack holds one
     // mode's buffers at a time (LLVM does not overlap them all when they
-    // are inlined into one frame) and a call stays within ~120 KiB.
+    // are inlined into one frame) and a call stays within ~215 KiB.
     // SAFETY (each arm): the caller guarantees AVX-512F.
     match (plan.mode, plan.mr, plan.nv) {
         (Mode::Depthwise, _, _) => s.depthwise(g, input, weight, bias, act, output),

@@ -15,8 +15,10 @@ use crate::kernels::simd::Simd;
 
 /// The products of one block of channels for one band.
 pub(crate) struct Products<'a> {
-    /// `M[p][t][c]` at `(p * tp + t) * width + c`.
+    /// `M[p][t][c]` at `p * ldp + t * width + c`.
     pub m: &'a [f32],
+    /// Floats between positions in `m` (see `super::plan::m_position`).
+    pub ldp: usize,
     /// The block's first channel.
     pub co0: usize,
     /// Channel vectors in the block.
@@ -36,9 +38,10 @@ pub(crate) fn to_acc<S: Simd>(s: S, w: &WinogradPlan, prod: &Products<'_>, bias:
     let lanes = S::LANES;
     let width = prod.cb * lanes;
     let rows = prod.tiles.div_ceil(prod.ntx);
-    assert!(prod.m.len() >= POSITIONS * w.tp * width && prod.tiles <= w.tp && 2 * prod.ntx <= w.owp);
+    assert!(prod.ldp >= w.tp * width && prod.tiles <= w.tp && 2 * prod.ntx <= w.owp);
+    assert!(prod.m.len() >= (POSITIONS - 1) * prod.ldp + w.tp * width);
     assert!(prod.co0 + width <= w.coutp && acc.len() >= 2 * rows * w.owp * width);
-    let pos = w.tp * width;
+    let pos = prod.ldp;
     for j in 0..prod.cb {
         let co = prod.co0 + j * lanes;
         let b = match bias {
@@ -56,19 +59,10 @@ pub(crate) fn to_acc<S: Simd>(s: S, w: &WinogradPlan, prod: &Products<'_>, bias:
                 // SAFETY: `src[p * pos ..][..lanes]` is inside `src`.
                 *m = unsafe { s.load(src.as_ptr().add(p * pos)) };
             }
-            // `Aᵀ M`: rows 0 and 1 of four columns ...
-            let mut r = [[s.zero(); 4]; 2];
-            for q in 0..4 {
-                let (m0, m1, m2, m3) = (m[q], m[4 + q], m[8 + q], m[12 + q]);
-                let mid = s.sub(m1, m2);
-                r[0][q] = s.add(s.add(m0, m1), m2);
-                r[1][q] = s.sub(mid, m3);
-            }
-            // ... then `(Aᵀ M) A`, plus the bias.
+            let y = transform(s, &m);
             let (ty, tx) = (t / prod.ntx, t % prod.ntx);
-            for (dy, r) in r.iter().enumerate() {
-                let y0 = s.add(s.add(s.add(r[0], r[1]), r[2]), b);
-                let y1 = s.add(s.sub(s.sub(r[1], r[2]), r[3]), b);
+            for (dy, y) in y.iter().enumerate() {
+                let (y0, y1) = (s.add(y[0], b), s.add(y[1], b));
                 let at = ((2 * ty + dy) * w.owp + 2 * tx) * width + j * lanes;
                 let dst = &mut acc[at..][..width + lanes];
                 // SAFETY: pixels `2 * tx` and `2 * tx + 1` of the row, `lanes`
@@ -80,4 +74,22 @@ pub(crate) fn to_acc<S: Simd>(s: S, w: &WinogradPlan, prod: &Products<'_>, bias:
             }
         }
     }
+}
+
+/// `Aᵀ M A` (positions `4 * i + j`), as `[row][column]`.
+#[inline(always)]
+fn transform<S: Simd>(s: S, m: &[S::V; POSITIONS]) -> [[S::V; 2]; 2] {
+    // `Aᵀ M`: rows 0 and 1 of four columns ...
+    let mut r = [[s.zero(); 4]; 2];
+    for q in 0..4 {
+        let (m0, m1, m2, m3) = (m[q], m[4 + q], m[8 + q], m[12 + q]);
+        r[0][q] = s.add(s.add(m0, m1), m2);
+        r[1][q] = s.sub(s.sub(m1, m2), m3);
+    }
+    // ... then `(Aᵀ M) A`.
+    let mut y = [[s.zero(); 2]; 2];
+    for (y, r) in y.iter_mut().zip(&r) {
+        *y = [s.add(s.add(r[0], r[1]), r[2]), s.sub(s.sub(r[1], r[2]), r[3])];
+    }
+    y
 }

@@ -8,7 +8,7 @@ extern crate std;
 use super::super::plan::{self, Mode, Plan, Target};
 use super::super::tests::run_plan_fused;
 use super::super::Conv2dGeometry;
-use super::plan::{tiles, with_band, with_tiles, MAX_CB, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
+use super::plan::{band_shape, band_shapes, tiles, with_band, MAX_CB, M_FLOATS, POSITIONS, V_FLOATS, Y_FLOATS};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::reference;
 use crate::kernels::test_util::{abs, assert_close, data, fill_vec};
@@ -18,8 +18,13 @@ use proptest::prelude::*;
 
 /// A 3×3, stride-1 geometry: `pad` above/left, output `h + 2 * pad - 2`
 /// (or one less, as an odd "floor" output leaves it) in each axis.
-#[allow(clippy::too_many_arguments)]
-fn geometry(cin: usize, cout: usize, h: usize, w: usize, pt: usize, pl: usize, short: (bool, bool)) -> Conv2dGeometry {
+fn geometry(
+    cin: usize,
+    cout: usize,
+    (h, w): (usize, usize),
+    (pt, pl): (usize, usize),
+    short: (bool, bool),
+) -> Conv2dGeometry {
     let oh = (h + 2 * pt - 2).saturating_sub(short.0 as usize).max(1);
     let ow = (w + 2 * pl - 2).saturating_sub(short.1 as usize).max(1);
     Conv2dGeometry {
@@ -41,20 +46,20 @@ fn geometry(cin: usize, cout: usize, h: usize, w: usize, pt: usize, pl: usize, s
     }
 }
 
-/// The plan with `tiles` per register tile and each band height from one
-/// tile row to the most the buffers hold (`with_tiles` picks the most).
+/// Plans with `tiles` per register tile and some of the band shapes the
+/// planner tries (see `band_shape`) that the buffers hold.
 pub(in crate::kernels::conv2d) fn band_variants(g: &Conv2dGeometry, t: &Target, tiles_per_reg: usize) -> Vec<Plan> {
-    let Some(most) = with_tiles(g, t, tiles_per_reg) else {
-        return Vec::new();
-    };
-    let w = most.winograd;
-    let mut plans = Vec::new();
-    // Fewer rows, or (one row) narrower segments, down to one tile.
-    let smaller = (1..w.tr).map(|tr| (tr, w.tc)).chain((1..w.tc).rev().map(|tc| (1, tc)));
-    for (tr, tc) in core::iter::once((w.tr, w.tc)).chain(smaller.take(4)) {
-        plans.extend(with_band(g, t, tiles_per_reg, tr, tc));
-    }
-    plans
+    let (nty, ntx) = tiles(g);
+    let plans: Vec<Plan> = (0..band_shapes(nty, ntx))
+        .filter_map(|step| {
+            let (tr, tc) = band_shape(nty, ntx, step);
+            with_band(g, t, tiles_per_reg, tr, tc)
+        })
+        .collect();
+    // The largest few and the smallest: the others add run time, not cases.
+    let mut picked: Vec<Plan> = plans.iter().take(4).copied().collect();
+    picked.extend(plans.last().filter(|p| !picked.contains(p)));
+    picked
 }
 
 /// Every plan the mode can run for `g` on `t`: each register tile width and
@@ -94,22 +99,20 @@ const FUSED: [Activation; 4] = [
     Activation::LeakyRelu(-0.75),
 ];
 
-/// Channel counts around the packed blocks (16 rows) and chunk sizes,
-/// planes from 2 to 21 (odd sizes: partial last tiles), padding 0 to 2.
+/// Channel counts around the channel blocks and chunk sizes, planes from 2
+/// to 21 (odd sizes: partial last tiles), padding 0 to 2.
 fn case() -> impl Strategy<Value = Case> {
     (
         8..=40usize,
         8..=70usize,
-        2..=21usize,
-        2..=21usize,
-        0..=2usize,
-        0..=2usize,
+        (2..=21usize, 2..=21usize),
+        (0..=2usize, 0..=2usize),
         any::<(bool, bool)>(),
     )
-        .prop_filter("the output needs a row and a column", |&(_, _, h, w, pt, pl, _)| {
+        .prop_filter("the output needs a row and a column", |&(_, _, (h, w), (pt, pl), _)| {
             h + 2 * pt > 3 && w + 2 * pl > 3
         })
-        .prop_map(|(cin, cout, h, w, pt, pl, short)| geometry(cin, cout, h, w, pt, pl, short))
+        .prop_map(|(cin, cout, hw, pad, short)| geometry(cin, cout, hw, pad, short))
         .prop_flat_map(|g| {
             (
                 Just(g),
@@ -170,8 +173,8 @@ pub(in crate::kernels::conv2d) fn check_invariants(g: &Conv2dGeometry, t: &Targe
     );
     assert!(w.cc >= 1 && w.cc <= g.cin, "{p:?}");
     let width = super::super::direct::ChannelBlocks::new(w.coutp / lanes, w.max_cb).widest() * lanes;
-    assert!(POSITIONS * w.cc * w.tp <= V_FLOATS, "{p:?}");
-    assert!(POSITIONS * w.tp * width <= M_FLOATS, "{p:?}");
+    assert!(POSITIONS * super::plan::v_position(w.cc, w.tp) <= V_FLOATS, "{p:?}");
+    assert!(POSITIONS * super::plan::m_position(w.tp, width) <= M_FLOATS, "{p:?}");
     assert!(2 * w.tr * w.owp * width <= Y_FLOATS, "{p:?}");
 }
 
@@ -184,8 +187,10 @@ fn many_bands_blocks_and_chunks() {
         (33, 17, 9, 130, 1),
         (64, 64, 16, 16, 1),
         (20, 90, 30, 5, 0),
+        // Several chunks of input channels.
+        (300, 24, 12, 12, 1),
     ] {
-        let g = geometry(cin, cout, h, w, pad, pad, (false, false));
+        let g = geometry(cin, cout, (h, w), (pad, pad), (false, false));
         assert_eq!(g.check(), Ok(()), "{g:?}");
         let input = fill_vec(31, g.input_len());
         let weight = fill_vec(32, g.weight_len());
@@ -209,7 +214,7 @@ fn many_bands_blocks_and_chunks() {
 }
 
 fn conv(cin: usize, h: usize, cout: usize) -> Conv2dGeometry {
-    geometry(cin, cout, h, h, 1, 1, (false, false))
+    geometry(cin, cout, (h, h), (1, 1), (false, false))
 }
 
 /// The planner picks the mode for the VGG-style net's 3×3 layers past the
@@ -242,6 +247,7 @@ fn planner_picks_winograd_where_it_pays() {
                 ..base
             },
         ),
+        ("stride 2 across only", Conv2dGeometry { sw: 2, ow: 8, ..base }),
         (
             "dilation 2",
             Conv2dGeometry {
@@ -389,11 +395,16 @@ fn winograd_error_vs_f64() {
 
 /// Small Winograd geometries with NaN and infinities in the input.
 fn special_case() -> impl Strategy<Value = Case> {
-    (8..=20usize, 8..=20usize, 2..=9usize, 2..=9usize, 0..=2usize, 0..=2usize)
-        .prop_filter("the output needs a row and a column", |&(_, _, h, w, pt, pl)| {
+    (
+        8..=20usize,
+        8..=20usize,
+        (2..=9usize, 2..=9usize),
+        (0..=2usize, 0..=2usize),
+    )
+        .prop_filter("the output needs a row and a column", |&(_, _, (h, w), (pt, pl))| {
             h + 2 * pt > 3 && w + 2 * pl > 3
         })
-        .prop_map(|(cin, cout, h, w, pt, pl)| geometry(cin, cout, h, w, pt, pl, (false, false)))
+        .prop_map(|(cin, cout, hw, pad)| geometry(cin, cout, hw, pad, (false, false)))
         .prop_flat_map(|g| {
             (
                 Just(g),
@@ -437,5 +448,195 @@ proptest! {
             }
             assert_close(&finite.0, &finite.1, &finite.2, g.cin * 9 + 1);
         }
+    }
+}
+
+/// Times the mode's phases on their own for the CIFAR VGG layers (a
+/// profiling aid): the input transforms, the products and the output
+/// transforms with the stores, each over the whole layer as `run` does
+/// them. Run by hand: `cargo test --release -p cnn-runtime --lib
+/// winograd_phase_timings -- --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not correctness"]
+#[cfg(target_arch = "x86_64")]
+fn winograd_phase_timings() {
+    use super::super::direct::{AccLayout, ChannelBlocks, Sink};
+    use super::super::kernels::Kernels;
+    use super::{filter, micro, output, transform, Band};
+    use crate::kernels::isa::{detected, Isa};
+    use crate::kernels::simd::Avx512;
+    if detected() < Isa::Avx512 {
+        return;
+    }
+    #[target_feature(enable = "avx512f")]
+    unsafe fn phases(g: &Conv2dGeometry, p: &Plan, input: &[f32], u: &[f32], out: &mut [f32]) -> [f64; 3] {
+        // SAFETY: the caller checked AVX-512F.
+        let s = unsafe { Avx512::new_unchecked() };
+        let w = p.winograd;
+        let lanes = 16;
+        let blocks = ChannelBlocks::new(w.coutp / lanes, w.max_cb);
+        let width = blocks.widest() * lanes;
+        let v_ldp = super::plan::v_position(w.cc, w.tp);
+        let positions = POSITIONS;
+        let mut v = vec![0.0f32; positions * v_ldp];
+        let mut m = vec![0.0f32; positions * super::plan::m_position(w.tp, width)];
+        let mut y = vec![0.0f32; 2 * w.tr * w.owp * width];
+        let (nty, ntx) = tiles(g);
+        let bands: Vec<Band> = (0..nty)
+            .step_by(w.tr)
+            .flat_map(|ty0| {
+                (0..ntx).step_by(w.tc).map(move |tx0| Band {
+                    ty0,
+                    tr: w.tr.min(nty - ty0),
+                    tx0,
+                    tc: w.tc.min(ntx - tx0),
+                })
+            })
+            .collect();
+        let mut times = [f64::MAX; 3];
+        for _ in 0..50 {
+            let t = std::time::Instant::now();
+            for band in &bands {
+                for c0 in (0..g.cin).step_by(w.cc) {
+                    let chunk = (c0, w.cc.min(g.cin - c0));
+                    transform::input(s, g, input, band, chunk, (w.tp, v_ldp), &mut v);
+                }
+            }
+            times[0] = times[0].min(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            for band in &bands {
+                let band_tiles = band.tr * band.tc;
+                for (co0, cb) in blocks.iter(lanes) {
+                    let bw = cb * lanes;
+                    let m_ldp = super::plan::m_position(w.tp, bw);
+                    let ub = &u[filter::offset(g, co0, bw, 0, 0)..][..positions * g.cin * bw];
+                    for c0 in (0..g.cin).step_by(w.cc) {
+                        let cc = w.cc.min(g.cin - c0);
+                        for pos in 0..positions {
+                            for t0 in (0..band_tiles).step_by(w.tiles) {
+                                let blk = micro::Block {
+                                    u: ub,
+                                    u_off: (pos * g.cin + c0) * bw,
+                                    v: &v,
+                                    v_off: pos * v_ldp + t0,
+                                    ldv: w.tp,
+                                    k: cc,
+                                    m_off: pos * m_ldp + t0 * bw,
+                                    ldm: bw,
+                                };
+                                match w.tiles {
+                                    4 => s.winograd_tile::<4>(cb, &blk, &mut m, c0 > 0),
+                                    6 => s.winograd_tile::<6>(cb, &blk, &mut m, c0 > 0),
+                                    8 => s.winograd_tile::<8>(cb, &blk, &mut m, c0 > 0),
+                                    _ => s.winograd_tile::<12>(cb, &blk, &mut m, c0 > 0),
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            times[1] = times[1].min(t.elapsed().as_secs_f64());
+            let t = std::time::Instant::now();
+            for band in &bands {
+                for (co0, cb) in blocks.iter(lanes) {
+                    let prod = output::Products {
+                        m: &m,
+                        ldp: super::plan::m_position(w.tp, cb * lanes),
+                        co0,
+                        cb,
+                        tiles: band.tr * band.tc,
+                        ntx: band.tc,
+                    };
+                    output::to_acc(s, &w, &prod, None, &mut y);
+                    let layout = AccLayout {
+                        owp: w.owp,
+                        coutp: cb * lanes,
+                    };
+                    let (oy0, ox0) = (2 * band.ty0, 2 * band.tx0);
+                    let rows = (2 * band.tr).min(g.oh - oy0);
+                    let cols = (2 * band.tc).min(g.ow - ox0);
+                    let n = (cb * lanes).min(g.cout - co0);
+                    let mut sink = Sink::Planes(&mut out[..]);
+                    let act = Activation::Identity;
+                    sink.channels(g, co0, n)
+                        .take(s, g, layout, &y, (oy0, rows), (ox0, cols), act);
+                }
+            }
+            times[2] = times[2].min(t.elapsed().as_secs_f64());
+        }
+        times
+    }
+    for (cin, h, cout) in [(32, 32, 32), (32, 16, 64), (64, 16, 64), (64, 8, 128), (128, 8, 128)] {
+        let g = conv(cin, h, cout);
+        let (p, _) = super::plan::best(&g, &plan::AVX512).expect("a Winograd plan");
+        let input = fill_vec(1, g.input_len());
+        let weight = fill_vec(2, g.weight_len());
+        let mut u = vec![0.0; super::plan::packed_len(&g, 16)];
+        filter::pack(&g, &p.winograd, 16, &weight, &mut u);
+        let mut out = vec![0.0; g.output_len()];
+        // SAFETY: the CPU has AVX-512F.
+        let t = unsafe { phases(&g, &p, &input, &u, &mut out) };
+        let macs = (POSITIONS * g.oh.div_ceil(2) * g.ow.div_ceil(2) * cin * cout) as f64;
+        std::println!(
+            "{cin}x{h}x{cout} {:?}: input {:.1} us, products {:.1} us ({:.0} GFLOP/s), output and stores {:.1} us",
+            p.winograd,
+            t[0] * 1e6,
+            t[1] * 1e6,
+            2.0 * macs / t[1] / 1e9,
+            t[2] * 1e6
+        );
+    }
+}
+
+/// The products' register tiles on data in L1 (a profiling aid: the
+/// ceiling the mode's products can reach on this core). Run by hand:
+/// `cargo test --release -p cnn-runtime --lib winograd_micro_timings --
+/// --ignored --nocapture`.
+#[test]
+#[ignore = "timing, not correctness"]
+#[cfg(target_arch = "x86_64")]
+fn winograd_micro_timings() {
+    use super::super::kernels::Kernels;
+    use super::micro;
+    use crate::kernels::isa::{detected, Isa};
+    use crate::kernels::simd::Avx512;
+    if detected() < Isa::Avx512 {
+        return;
+    }
+    // SAFETY: the CPU has AVX-512F.
+    let s = unsafe { Avx512::new_unchecked() };
+    let k = 64;
+    for (tiles, cb) in [(4, 4), (6, 4), (8, 3), (12, 2), (8, 2)] {
+        let width = cb * 16;
+        let u = fill_vec(1, k * width);
+        let v = fill_vec(2, k * 16);
+        let mut m = vec![0.0f32; 16 * width];
+        let blk = micro::Block {
+            u: &u,
+            u_off: 0,
+            v: &v,
+            v_off: 0,
+            ldv: 16,
+            k,
+            m_off: 0,
+            ldm: width,
+        };
+        let calls = 20_000;
+        let mut best = f64::MAX;
+        for _ in 0..20 {
+            let t = std::time::Instant::now();
+            for _ in 0..calls {
+                match tiles {
+                    4 => s.winograd_tile::<4>(cb, &blk, &mut m, false),
+                    6 => s.winograd_tile::<6>(cb, &blk, &mut m, false),
+                    8 => s.winograd_tile::<8>(cb, &blk, &mut m, false),
+                    _ => s.winograd_tile::<12>(cb, &blk, &mut m, false),
+                }
+                std::hint::black_box(&mut m);
+            }
+            best = best.min(t.elapsed().as_secs_f64());
+        }
+        let flops = 2.0 * (calls * k * tiles * width) as f64;
+        std::println!("{tiles} tiles x {cb} vectors, k {k}: {:.0} GFLOP/s", flops / best / 1e9);
     }
 }

@@ -10,7 +10,6 @@
 //!
 //! Position `p = 4 * i + j` of a transformed tile is row `i`, column `j`.
 
-use super::plan::POSITIONS;
 use super::Band;
 use crate::kernels::conv2d::Conv2dGeometry;
 use crate::kernels::simd::Simd;
@@ -43,7 +42,7 @@ struct Run {
     bits: [u32; 3],
 }
 
-/// `V[p][ci][t]` (at `(p * cc + ci) * tp + t`; tile `t`
+/// `V[p][ci][t]` (at `p * ldp + ci * tp + t`; tile `t`
 /// is band row `t / band.tc`, column `t % band.tc`) for input channels `c0
 /// .. c0 + cc`, vectorised across the band's tiles in order (a vector may
 /// span several tile rows when they are short). Each input row of a run of
@@ -56,14 +55,14 @@ pub(crate) fn input<S: Simd>(
     input: &[f32],
     band: &Band,
     (c0, cc): (usize, usize),
-    tp: usize,
+    (tp, ldp): (usize, usize),
     v: &mut [f32],
 ) {
     let lanes = S::LANES;
     let plane = g.h * g.w;
     let tiles = band.tr * band.tc;
     assert!(c0 + cc <= g.cin && input.len() == g.input_len());
-    assert!(tiles <= tp && v.len() >= POSITIONS * cc * tp);
+    assert!(tiles <= tp && ldp >= cc * tp && v.len() >= 15 * ldp + cc * tp);
     // Lane `i` of the four columns: elements `2 * i + off` of the loaded
     // `a`, `b` (and `c` past them), built from the even and odd ones.
     let mut index = [[0i32; 16]; 4];
@@ -125,56 +124,97 @@ pub(crate) fn input<S: Simd>(
         let store = s.first_lanes(n);
         for ci in 0..cc {
             let chan = &input[(c0 + ci) * plane..][..plane];
-            // `d[k][off]` for every tile of the vector, zero in the padding ...
-            let mut d = [[s.zero(); 4]; 4];
-            for run in runs {
-                let top = 2 * (band.ty0 + run.r) as isize - g.pt as isize;
-                let mask = s.mask_from_bits(run.lanes);
-                for (k, dk) in d.iter_mut().enumerate() {
-                    let iy = top + k as isize;
-                    if iy < 0 || iy as usize >= g.h {
-                        continue;
-                    }
-                    let row = &chan[iy as usize * g.w..][..g.w];
-                    let p = row.as_ptr().wrapping_offset(run.start);
-                    // SAFETY: the enabled elements are columns `0 .. w` of
-                    // `row` (see `Run::bits`); the pointers themselves may
-                    // point outside, formed with wrapping arithmetic.
-                    let (a, b, c) = unsafe {
-                        (
-                            s.maskz_load(p, s.mask_from_bits(run.bits[0])),
-                            s.maskz_load(p.wrapping_add(lanes), s.mask_from_bits(run.bits[1])),
-                            s.maskz_load(p.wrapping_add(2 * lanes), s.mask_from_bits(run.bits[2])),
-                        )
-                    };
-                    let even = s.maskz_permute2(all, a, b, index[0]);
-                    let odd = s.maskz_permute2(all, a, b, index[1]);
-                    // Other runs' lanes zeroed: the element after this
-                    // run's last lane was loaded (for columns 2 and 3) and
-                    // lands in the next lane of `even` and `odd`, the one
-                    // before its first in the previous lane of the shifts.
-                    let x = [
-                        s.maskz_permute2(mask, a, b, index[0]),
-                        s.maskz_permute2(mask, a, b, index[1]),
-                        s.maskz_permute2(mask, even, c, index[2]),
-                        s.maskz_permute2(mask, odd, c, index[3]),
-                    ];
-                    for (dk, x) in dk.iter_mut().zip(x) {
-                        // Runs have disjoint lanes (zero in the others).
-                        *dk = if count == 1 { x } else { s.add(*dk, x) };
-                    }
-                }
-            }
-            // ... then `d B` row by row and `Bᵀ (d B)` column by column.
-            let h = [b_times(s, d[0]), b_times(s, d[1]), b_times(s, d[2]), b_times(s, d[3])];
+            // `d B` row by row, in the order `Bᵀ` consumes the rows, so that
+            // at most two of them stay live (all 16 values and their
+            // transforms at once spilled): rows 1 and 2 give positions 1
+            // and 2, then row 0 position 0 and row 3 position 3.
+            let rows = RowSource {
+                chan,
+                runs,
+                ty0: band.ty0,
+                index: &index,
+                all,
+            };
+            let h1 = b_times(s, rows.row(s, g, 1));
+            let h2 = b_times(s, rows.row(s, g, 2));
+            let h0 = b_times(s, rows.row(s, g, 0));
+            let h3 = b_times(s, rows.row(s, g, 3));
+            let first = ci * tp + t0;
             for j in 0..4 {
-                let col = b_times(s, [h[0][j], h[1][j], h[2][j], h[3][j]]);
+                let col = [
+                    s.sub(h0[j], h2[j]),
+                    s.add(h1[j], h2[j]),
+                    s.sub(h2[j], h1[j]),
+                    s.sub(h1[j], h3[j]),
+                ];
                 for (i, &x) in col.iter().enumerate() {
-                    let dst = &mut v[((4 * i + j) * cc + ci) * tp + t0..][..n];
+                    let dst = &mut v[(4 * i + j) * ldp + first..][..n];
                     // SAFETY: the first `n` lanes are `dst`.
                     unsafe { s.mask_store(dst.as_mut_ptr(), store, x) };
                 }
             }
         }
+    }
+}
+
+/// Where [`input`] reads one input channel's rows for a vector of tiles.
+struct RowSource<'a, S: Simd> {
+    /// The channel's plane.
+    chan: &'a [f32],
+    /// The vector's runs of tiles from one tile row.
+    runs: &'a [Run],
+    /// The band's first tile row.
+    ty0: usize,
+    /// The permutes that split loaded elements into the tiles' columns.
+    index: &'a [S::I; 4],
+    /// Every lane.
+    all: S::M,
+}
+
+impl<S: Simd> RowSource<'_, S> {
+    /// Row `k` (of 4) of every tile of the vector, as its four columns, zero
+    /// in the padding.
+    #[inline(always)]
+    fn row(&self, s: S, g: &Conv2dGeometry, k: usize) -> [S::V; 4] {
+        let lanes = S::LANES;
+        let mut d = [s.zero(); 4];
+        for run in self.runs {
+            let iy = 2 * (self.ty0 + run.r) as isize - g.pt as isize + k as isize;
+            if iy < 0 || iy as usize >= g.h {
+                continue;
+            }
+            let mask = s.mask_from_bits(run.lanes);
+            let row = &self.chan[iy as usize * g.w..][..g.w];
+            let p = row.as_ptr().wrapping_offset(run.start);
+            // SAFETY: the enabled elements are columns `0 .. w` of `row` (see
+            // `Run::bits`); the pointers themselves may point outside,
+            // formed with wrapping arithmetic.
+            let (a, b, c) = unsafe {
+                (
+                    s.maskz_load(p, s.mask_from_bits(run.bits[0])),
+                    s.maskz_load(p.wrapping_add(lanes), s.mask_from_bits(run.bits[1])),
+                    s.maskz_load(p.wrapping_add(2 * lanes), s.mask_from_bits(run.bits[2])),
+                )
+            };
+            let index = self.index;
+            let even = s.maskz_permute2(self.all, a, b, index[0]);
+            let odd = s.maskz_permute2(self.all, a, b, index[1]);
+            // Other runs' lanes zeroed: the element after this run's last
+            // lane was loaded (for columns 2 and 3) and lands in the next
+            // lane of `even` and `odd`, the one before its first in the
+            // previous lane of the shifts.
+            let x = [
+                s.maskz_permute2(mask, a, b, index[0]),
+                s.maskz_permute2(mask, a, b, index[1]),
+                s.maskz_permute2(mask, even, c, index[2]),
+                s.maskz_permute2(mask, odd, c, index[3]),
+            ];
+            for (d, x) in d.iter_mut().zip(x) {
+                // Runs have disjoint lanes (zero in the others); one run is
+                // taken as it is (adding zero would turn -0 into +0).
+                *d = if self.runs.len() == 1 { x } else { s.add(*d, x) };
+            }
+        }
+        d
     }
 }
