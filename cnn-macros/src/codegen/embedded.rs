@@ -40,8 +40,8 @@ pub fn constructor(header: &Header, embedded: &Embedded) -> TokenStream {
         " The model with the weights of `{written}`, embedded in the binary and checked against the \
          architecture at compile time. No file I/O, no parsing and no allocation: the kernels read \
          the tensors in place, except that on x86-64 the first call in the process lays out the \
-         weights of the convolutions the direct kernel runs, once, into static buffers \
-         (`cnn_runtime::Packed`)."
+         weights of the convolutions the direct kernel or the Winograd mode runs (transposed, or as \
+         filter transforms), once, into static buffers (`cnn_runtime::Packed`)."
     );
     let elf = elf();
     let blob = quote! {

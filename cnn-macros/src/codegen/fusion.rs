@@ -52,8 +52,8 @@ pub fn epilogue(model: &Model, index: usize) -> Option<TokenStream> {
 /// The global average pool (`AdaptiveAvgPool2d(1)`) that convolution
 /// `index` feeds, directly or through an activation fused into it, if no
 /// other layer reads the convolution's output: the two then run as one
-/// kernel call, which on the direct kernel sums the outputs per channel as
-/// they are computed instead of storing them.
+/// kernel call, which on the direct kernel and the Winograd mode sums the
+/// outputs per channel as they are computed instead of storing them.
 pub fn global_pool_after(model: &Model, index: usize) -> Option<usize> {
     let conv = model.layers.get(index)?;
     if !matches!(conv.op, Op::Conv2d(_)) {

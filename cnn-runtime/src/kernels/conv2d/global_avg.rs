@@ -1,7 +1,8 @@
 //! A convolution followed by a global average pool (`AdaptiveAvgPool2d(1)`),
 //! the usual end of a classifier's feature extractor: on the direct kernel
-//! the activated outputs are summed per channel from the partial sums as
-//! each tile finishes, and never stored or read back (MobileNet block: the
+//! (and the Winograd mode, which stores through it) the activated outputs
+//! are summed per channel from the partial sums as each tile finishes, and
+//! never stored or read back (MobileNet block: the
 //! strided conv's output transposes and the pool's pass over its 200 KB
 //! output, about 16 and 7 µs).
 
@@ -17,7 +18,7 @@ use crate::Packed;
 /// output channel, returned: `act` is applied to each output before it is
 /// averaged, the sum divided by `OH` and then by `OW` (as PyTorch's
 /// `AdaptiveAvgPool2d(1)`). Where the convolution runs on the direct kernel
-/// the outputs are summed as they are computed and `conv_out` is not
+/// or the Winograd mode the outputs are summed as they are computed and `conv_out` is not
 /// written; otherwise the convolution is stored into `conv_out` and pooled
 /// from there. The sums run in another order than the pool kernel's, so
 /// results may differ from the unfused pair in the last bits.
@@ -103,7 +104,8 @@ pub fn conv2d_global_avg<
 }
 
 /// Adds each output channel's activated outputs into `sums`, if the plan
-/// the convolution runs now is the direct kernel's; returns whether it did.
+/// the convolution runs now is the direct kernel's or the Winograd mode's;
+/// returns whether it did.
 #[allow(clippy::too_many_arguments)]
 fn sum_outputs<const N: usize>(
     g: &Conv2dGeometry,
@@ -209,6 +211,31 @@ mod tests {
             cin: 24, h: 20, w: 20, cout: 40, oh: 10, ow: 10, kh: 3, kw: 3,
             sh: 2, sw: 2, pt: 1, pl: 1, dh: 1, dw: 1, groups: 2,
         });
+        // 3x3 stride 1 (the Winograd mode when it is on), odd plane: bands
+        // past the bottom and right edges.
+        let winograd = check!(24, 11, 13, 40, 11, 13, 24, 3, 3, 1, 1, 1, 1, 1, 1, 1; Conv2dGeometry {
+            cin: 24, h: 11, w: 13, cout: 40, oh: 11, ow: 13, kh: 3, kw: 3,
+            sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, groups: 1,
+        });
+        let g = Conv2dGeometry {
+            cin: 24,
+            h: 11,
+            w: 13,
+            cout: 40,
+            oh: 11,
+            ow: 13,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 1,
+            pt: 1,
+            pl: 1,
+            dh: 1,
+            dw: 1,
+            groups: 1,
+        };
+        let plans = Plans::new(&g);
+        assert_eq!((plans.avx512.mode, plans.avx2.mode), (Mode::Winograd, Mode::Winograd));
         // Few channels (the padded kernel) and depthwise: never direct.
         let padded = check!(1, 28, 28, 6, 28, 28, 1, 5, 5, 1, 1, 2, 2, 1, 1, 1; Conv2dGeometry {
             cin: 1, h: 28, w: 28, cout: 6, oh: 28, ow: 28, kh: 5, kw: 5,
@@ -218,9 +245,10 @@ mod tests {
             cin: 32, h: 14, w: 14, cout: 32, oh: 14, ow: 14, kh: 3, kw: 3,
             sh: 1, sw: 1, pt: 1, pl: 1, dh: 1, dw: 1, groups: 32,
         });
-        assert!(!padded && !depthwise, "only direct plans skip the stores");
+        assert!(!padded && !depthwise, "only direct and Winograd plans skip the stores");
         if isa::detected() >= isa::Isa::Avx2 && cfg!(target_arch = "x86_64") {
             assert!(direct, "the direct plan never took the fused path");
+            assert!(winograd, "the Winograd plan never took the fused path");
         }
     }
 }

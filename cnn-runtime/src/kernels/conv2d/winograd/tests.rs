@@ -327,13 +327,12 @@ fn reference_f64(g: &Conv2dGeometry, input: &[f32], weight: &[f32], bias: &[f32]
 /// tolerance (`1e-5 * |exact| + 1e-5 * max|exact|`), for this mode and the
 /// mode the planner would otherwise pick.
 ///
-/// Measured (Zen 4, AVX-512; `cargo test --release -p cnn-runtime --lib
-/// winograd_error_vs_f64 -- --nocapture`), worst case over these shapes:
-/// Winograd F(2×2, 3×3) up to 9.8e-7 of max|exact| and 8.4% of the golden
-/// tolerance (cin 512 on 6×6, with the first forced plan), 2e-7 to 5e-7
-/// on the VGG-like shapes; the direct mode up to 2.6e-6 (16.5%, cin 512):
-/// the products sum over one chunk of input channels at a time, shorter
-/// chains than the direct sum over all taps.
+/// Measured (Intel Xeon, AVX-512; `cargo test --release -p cnn-runtime
+/// --lib winograd_error_vs_f64 -- --nocapture`), worst case over these
+/// shapes: Winograd F(2×2, 3×3) up to 9.8e-7 of max|exact| and 8.4% of the
+/// golden tolerance (cin 512 on 6×6), 2.6e-7 to 4.6e-7 on the VGG-like
+/// shapes; the direct mode up to 2.6e-6 (16.5%, cin 512): each Winograd
+/// product sums `cin` terms (or one chunk's), the direct sum `9 × cin`.
 #[test]
 fn winograd_error_vs_f64() {
     let without = Target {
