@@ -221,7 +221,8 @@ pub fn conv2d_fused<
 /// in place, PyTorch layout) with panels of its implicit im2col matrix
 /// packed on the stack; depthwise convolutions shift and multiply whole
 /// planes. Elsewhere a portable kernel accumulates each weight tap into whole
-/// output rows, in loops LLVM auto-vectorises.
+/// output rows, in loops LLVM auto-vectorises. Having no packed weights, it
+/// never runs the Winograd mode (see [`conv2d_prepacked`]).
 ///
 /// # Panics
 ///
@@ -308,8 +309,8 @@ fn conv2d_kernel(
 #[derive(Clone, Copy, Debug)]
 struct Plans {
     avx512: Plan,
-    /// For CPUs where the Winograd mode does not pay (see `isa::winograd`),
-    /// and calls without its filter transforms.
+    /// With the Winograd mode switched off (see `isa::winograd`), and for
+    /// calls without its filter transforms.
     avx512_no_winograd: Plan,
     avx2: Plan,
     /// See `avx512_no_winograd`.

@@ -200,10 +200,13 @@ pub(super) const fn geometry<
 
 /// [`super::conv2d_fused`] reading `packed` (from [`conv2d_pack`]) where the
 /// plan it runs is the one the weights were packed for; otherwise, or with
-/// [`Packed::NONE`], exactly [`super::conv2d_fused`]. Either way the same
-/// results, bit for bit: packing only moves the weights. Generated models
-/// call this for every convolution, with the packed weights their
-/// constructor made.
+/// [`Packed::NONE`], exactly [`super::conv2d_fused`]. For the direct kernel
+/// the results are the same bit for bit (packing only moves the weights);
+/// a Winograd plan runs only with its packed filter transforms, so where
+/// it is chosen this gives Winograd's results (within the usual rounding of
+/// the unpacked plan's, see the `kernels` docs) and `conv2d_fused` the plan
+/// without it. Generated models call this for every convolution, with the
+/// packed weights their constructor made.
 ///
 /// ```
 /// use cnn_runtime::kernels::{conv2d_fused, conv2d_pack, conv2d_packed_len, conv2d_prepacked, Activation, Conv2dGeometry};
