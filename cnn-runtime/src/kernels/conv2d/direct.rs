@@ -210,7 +210,7 @@ impl Sink<'_> {
 /// coutp + co`.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct AccLayout {
-    /// Pixels per row (at least `ow`).
+    /// Pixels per row (at least the columns handed over).
     pub owp: usize,
     /// Floats per pixel: the channels rounded up to whole vectors.
     pub coutp: usize,

@@ -998,7 +998,6 @@ fn winograd_timings() {
         ("vgg16 conv1_2", conv(64, 224, 64)),
         ("vgg16 conv3_2", conv(256, 56, 256)),
         ("vgg16 conv5_2", conv(512, 14, 512)),
-        ("mobilenet down", square_conv(64, 56, 64, 28, 3, 2, 1, 1)),
     ] {
         if std::env::var("WINOGRAD_TIMINGS").is_ok_and(|only| !name.contains(&only)) {
             continue;

@@ -10,7 +10,7 @@
 //! The filter transforms `U` are computed once, when the model is built
 //! ([`filter::pack`], through [`crate::Packed`]); without them the
 //! dispatcher runs the layer's other plan. A call then works band by band
-//! (whole rows of tiles): the input transform `V` of the band for every
+//! (whole rows of tiles, or segments of one row): the input transform `V` of the band for every
 //! input channel ([`transform::input`]; in chunks of input channels when
 //! they do not fit, redone per block of output channels); per block of
 //! output channels and position, register tiles of `T` tiles × up to four

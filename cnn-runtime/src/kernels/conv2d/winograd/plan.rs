@@ -2,13 +2,14 @@
 //! the planner).
 //!
 //! A call works through *bands* of whole tile rows (each tile is 2×2
-//! outputs), or of segments of one tile row when a row is too wide. Per band it keeps three arrays on the stack: the input
-//! transform `V[p][ci][t]` of a chunk of input channels (all of them when
-//! they fit) for the band's tiles, the products `M[p][t][c]` of one block
-//! of output channels, and that block's outputs `[pixel][channel]` as the
-//! direct kernel lays them out (which stores them the same way, see
-//! `super::super::direct`). Their bounds fix how many tile rows a band
-//! holds and how many input channels a chunk.
+//! outputs), or of segments of one tile row when a row is too wide. Per
+//! band it keeps three arrays on the stack: the input transform
+//! `V[p][ci][t]` of a chunk of input channels (all of them when they fit)
+//! for the band's tiles, the products `M[p][t][c]` of one block of output
+//! channels, and that block's outputs `[pixel][channel]` as the direct
+//! kernel lays them out (which stores them the same way, see
+//! `super::super::direct`). Their bounds limit the band shapes and chunk
+//! sizes; the cost model picks among the shapes that fit.
 
 use super::super::plan::{Mode, Plan, Target};
 use super::super::Conv2dGeometry;
