@@ -387,15 +387,15 @@ fn every_register_tile_in_every_mode() {
         let weight = fill_vec(12, g.weight_len());
         let bias = fill_vec(13, g.cout);
         for t in [plan::AVX512, plan::AVX2] {
-            for &pixels in t.direct_pixels {
+            for &tile in t.direct_tiles {
                 // Direct needs a whole vector of output channels, stride 1
                 // or 2 across and a row that fits its buffers.
                 let bigger = Conv2dGeometry {
                     cout: 2 * g.cout + 20,
                     ..g
                 };
-                let Some(plan) = Plan::direct(&bigger, &t, pixels) else {
-                    assert!(g.sw > 2 || g.ow > 100 || pixels > plan::DIRECT_WIDE_PIXELS, "{g:?}");
+                let Some(plan) = Plan::direct(&bigger, &t, tile) else {
+                    assert!(g.sw > 2 || g.ow > 100 || tile.1 == 1, "{g:?}");
                     continue;
                 };
                 check_plan_invariants(&bigger, &t, &plan);
@@ -436,7 +436,7 @@ pub(super) fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan)
     if plan.mode == Mode::Direct {
         let d = plan.direct;
         assert!(
-            t.direct_pixels.contains(&d.pixels) && d.rows >= 1 && d.cc >= 1,
+            t.direct_tiles.contains(&(d.pixels, d.max_cb)) && d.rows >= 1 && d.cc >= 1,
             "{plan:?}"
         );
         assert!(
@@ -445,7 +445,9 @@ pub(super) fn check_plan_invariants(g: &Conv2dGeometry, t: &Target, plan: &Plan)
         );
         assert!(d.rows * d.owp * d.coutp <= plan::DIRECT_ACC_FLOATS, "{plan:?}");
         assert!(d.max_cb >= 1 && d.max_cb <= plan::DIRECT_MAX_CB, "{plan:?}");
-        assert!(d.max_cb * d.pixels <= t.direct_accumulators, "{plan:?}");
+        // Accumulators, weight vectors and a broadcast within the registers
+        // (twice as many as lanes per vector: AVX-512 32, AVX2 16).
+        assert!(d.max_cb * d.pixels + d.max_cb < 2 * t.lanes, "{plan:?}");
         let block = direct::ChannelBlocks::new(d.coutp / t.lanes, d.max_cb).widest() * t.lanes;
         assert!(d.cc * g.kh * g.kw * block <= plan::DIRECT_WT_FLOATS, "{plan:?}");
         let rows_in = (d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1;
@@ -503,8 +505,8 @@ proptest! {
     #[test]
     fn direct_mode_matches_reference((g, input, weight, bias) in direct_case()) {
         for t in [plan::AVX512, plan::AVX2] {
-            for &pixels in t.direct_pixels {
-                let Some(plan) = Plan::direct(&g, &t, pixels) else { continue };
+            for &tile in t.direct_tiles {
+                let Some(plan) = Plan::direct(&g, &t, tile) else { continue };
                 check_plan_invariants(&g, &t, &plan);
                 if let Some(got) = run_plan(&t, &plan, &g, &input, &weight, bias.as_deref()) {
                     std::eprintln!("{plan:?}");

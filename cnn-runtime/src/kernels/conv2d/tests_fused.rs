@@ -48,8 +48,8 @@ fn plans(g: &Conv2dGeometry, t: &plan::Target) -> Vec<Plan> {
         all.push(Plan::with_shape(g, t, mr, nv));
         all.extend(Plan::padded(g, t, mr, nv));
     }
-    for &pixels in t.direct_pixels {
-        all.extend(Plan::direct(g, t, pixels));
+    for &tile in t.direct_tiles {
+        all.extend(Plan::direct(g, t, tile));
     }
     all
 }

@@ -56,7 +56,11 @@ fn check_packed_direct(case: &Case) -> usize {
     let g = &case.0;
     let mut compared = 0;
     for t in [plan::AVX512, plan::AVX2] {
-        let mut plans: Vec<Plan> = t.direct_pixels.iter().filter_map(|&p| Plan::direct(g, &t, p)).collect();
+        let mut plans: Vec<Plan> = t
+            .direct_tiles
+            .iter()
+            .filter_map(|&tile| Plan::direct(g, &t, tile))
+            .collect();
         plans.push(Plan::new(g, &t));
         for plan in plans.iter().filter(|p| p.mode == Mode::Direct) {
             if let Some((plain, fast)) = run_both(&t, plan, case) {

@@ -474,7 +474,9 @@ unsafe fn direct_sink_avx512(
         (5, 2) => unsafe { direct_avx512::<5, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
         (10, 1) => unsafe { direct_avx512::<10, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
         (10, 2) => unsafe { direct_avx512::<10, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
-        _ => unreachable!("direct plans use plan::AVX512.direct_pixels and stride 1 or 2"),
+        (14, 1) => unsafe { direct_avx512::<14, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (14, 2) => unsafe { direct_avx512::<14, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        _ => unreachable!("direct plans use plan::AVX512.direct_tiles and stride 1 or 2"),
     }
 }
 
@@ -499,7 +501,7 @@ unsafe fn direct_sink_avx2(
     match (plan.direct.pixels, g.sw) {
         (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
         (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
-        _ => unreachable!("direct plans use plan::AVX2.direct_pixels and stride 1 or 2"),
+        _ => unreachable!("direct plans use plan::AVX2.direct_tiles and stride 1 or 2"),
     }
 }
 

@@ -104,29 +104,15 @@ pub(crate) fn run<S: Simd, const P: usize, const CB: usize, const STRIDE: usize>
     }
 
     if steps > 0 {
-        let (wt, xp) = (blk.wt.as_ptr(), blk.xp.as_ptr());
-        for ci in 0..blk.cc {
-            for ky in 0..blk.nky {
-                let mut w_at = blk.wt_off + ci * blk.wt_ci + ky * blk.wt_ky;
-                let mut x_at = blk.xp_off + ci * blk.xp_ci + ky * blk.xp_ky;
-                for _ in 0..blk.kw {
-                    let mut w = [s.zero(); CB];
-                    for (cb, w) in w.iter_mut().enumerate() {
-                        // SAFETY: `w_at + CB * lanes <= wt_last <= wt.len()`
-                        // (the second assert; every index is at most the last
-                        // step's).
-                        *w = unsafe { s.load(wt.add(w_at + cb * lanes)) };
-                    }
-                    for (p, row) in tile.iter_mut().enumerate() {
-                        // SAFETY: `x_at + p * STRIDE <= xp_last < xp.len()`.
-                        let x = s.splat(unsafe { *xp.add(x_at + p * STRIDE) });
-                        for (a, &w) in row.iter_mut().zip(&w) {
-                            *a = s.fma(x, w, *a);
-                        }
-                    }
-                    w_at += blk.wt_kx;
-                    x_at += blk.xp_kx;
-                }
+        // SAFETY: every step's operands are inside the slices (the second
+        // assert checks the last step's, which has the largest offsets).
+        unsafe {
+            match blk.kw {
+                // A compile-time kernel width unrolls the columns: one
+                // loop branch per kernel row, not per column.
+                3 => accumulate::<S, P, CB, STRIDE, 3>(s, blk, &mut tile),
+                5 => accumulate::<S, P, CB, STRIDE, 5>(s, blk, &mut tile),
+                _ => accumulate::<S, P, CB, STRIDE, 0>(s, blk, &mut tile),
             }
         }
     }
@@ -135,6 +121,44 @@ pub(crate) fn run<S: Simd, const P: usize, const CB: usize, const STRIDE: usize>
         for (cb, &a) in row.iter().enumerate() {
             // SAFETY: inside `acc` by the first assert.
             unsafe { s.store(acc_ptr.add(blk.acc_off + p * blk.acc_px + cb * lanes), a) };
+        }
+    }
+}
+
+/// Adds every step of `blk` to `tile`: `KW` kernel columns per kernel row
+/// (0: `blk.kw`, not known at compile time).
+///
+/// # Safety
+/// Every step's weight vectors and input values must be inside `blk.wt`
+/// and `blk.xp` (as `run` checks for the last step).
+#[inline(always)]
+unsafe fn accumulate<S: Simd, const P: usize, const CB: usize, const STRIDE: usize, const KW: usize>(
+    s: S,
+    blk: &Block<'_>,
+    tile: &mut [[S::V; CB]; P],
+) {
+    let lanes = S::LANES;
+    let kw = if KW == 0 { blk.kw } else { KW };
+    let (wt, xp) = (blk.wt.as_ptr(), blk.xp.as_ptr());
+    for ci in 0..blk.cc {
+        for ky in 0..blk.nky {
+            let w_row = blk.wt_off + ci * blk.wt_ci + ky * blk.wt_ky;
+            let x_row = blk.xp_off + ci * blk.xp_ci + ky * blk.xp_ky;
+            for kx in 0..kw {
+                let (w_at, x_at) = (w_row + kx * blk.wt_kx, x_row + kx * blk.xp_kx);
+                let mut w = [s.zero(); CB];
+                for (cb, w) in w.iter_mut().enumerate() {
+                    // SAFETY: inside `blk.wt` (the caller's contract).
+                    *w = unsafe { s.load(wt.add(w_at + cb * lanes)) };
+                }
+                for (p, row) in tile.iter_mut().enumerate() {
+                    // SAFETY: inside `blk.xp` (the caller's contract).
+                    let x = s.splat(unsafe { *xp.add(x_at + p * STRIDE) });
+                    for (a, &w) in row.iter_mut().zip(&w) {
+                        *a = s.fma(x, w, *a);
+                    }
+                }
+            }
         }
     }
 }

@@ -188,7 +188,7 @@ pub(crate) const fn with_band(
     if !fits(g) || tiles_per_reg == 0 || tr == 0 || tc == 0 {
         return None;
     }
-    let max_cb = min(MAX_CB, t.direct_accumulators / tiles_per_reg);
+    let max_cb = min(MAX_CB, t.winograd_accumulators / tiles_per_reg);
     if max_cb == 0 {
         return None;
     }

@@ -154,7 +154,7 @@ pub(in crate::kernels::conv2d) fn check_invariants(g: &Conv2dGeometry, t: &Targe
     let lanes = t.lanes;
     assert!(t.winograd_tiles.contains(&w.tiles), "{p:?}");
     assert!(
-        w.max_cb >= 1 && w.max_cb <= MAX_CB && w.tiles * w.max_cb <= t.direct_accumulators,
+        w.max_cb >= 1 && w.max_cb <= MAX_CB && w.tiles * w.max_cb <= t.winograd_accumulators,
         "{p:?}"
     );
     assert!(
