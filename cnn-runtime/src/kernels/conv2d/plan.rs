@@ -432,7 +432,13 @@ const fn direct_cost(g: &Conv2dGeometry, d: &DirectPlan, lanes: usize) -> u128 {
     let tiles = g.oh.div_ceil(d.rows) as u128;
     let blocks = vectors.div_ceil(d.max_cb as u128);
     let calls = blocks * chunks * g.oh as u128 * (d.owp / d.pixels) as u128;
-    let per_call = 3 * d.pixels as u128 * vectors / blocks + 30;
+    // Each call loads and stores its accumulators (one cycle per vector)
+    // and pays about 100 cycles besides, which the stride-2 3x3 layer of
+    // MobileNet's block shows (this Xeon, AVX-512): the 14 x 2 tile makes
+    // half the calls of 7 x 2 for the same multiply-adds and ran 3-8%
+    // faster, as 5 x 2 and 6 x 2 (three calls per row of 14 for two) ran
+    // about 5% slower than their multiply-adds alone predict.
+    let per_call = d.pixels as u128 * vectors / blocks + 100;
     let weights = tiles * (cing * taps).div_ceil(lanes) as u128 * vectors;
     let outputs = (g.oh * g.ow.div_ceil(lanes)) as u128 * vectors;
     let input_rows = min(g.h, (d.rows - 1) * g.sh + (g.kh - 1) * g.dh + 1);
