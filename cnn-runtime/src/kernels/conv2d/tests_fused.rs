@@ -124,6 +124,48 @@ proptest! {
     }
 }
 
+/// Tiles of one channel vector (16 output channels on AVX-512, 8 on AVX2,
+/// or the last block of a ragged split), where undilated 3- and 5-wide
+/// kernels broadcast each input once per kernel row: strides 1 and 2 across,
+/// padding on every side, rows shorter and longer than a tile, and a
+/// dilated kernel, which keeps the per-column form.
+#[test]
+fn one_vector_tiles_match_reference() {
+    use crate::kernels::test_util::fill_vec;
+    for (cin, h, w, cout, k, (sh, sw), pad, dil) in [
+        (6, 14, 14, 16, 5, (1, 1), 0, 1),
+        (3, 11, 23, 16, 3, (1, 2), 1, 1),
+        (5, 13, 31, 16, 5, (2, 2), 2, 1),
+        (4, 9, 17, 24, 3, (1, 1), 1, 1),
+        (7, 12, 40, 40, 5, (1, 2), 1, 1),
+        (4, 10, 19, 16, 3, (1, 1), 2, 2),
+    ] {
+        let span = dil * (k - 1) + 1;
+        let g = Conv2dGeometry {
+            cin,
+            h,
+            w,
+            cout,
+            oh: (h + 2 * pad - span) / sh + 1,
+            ow: (w + 2 * pad - span) / sw + 1,
+            kh: k,
+            kw: k,
+            sh,
+            sw,
+            pt: pad,
+            pl: pad,
+            dh: dil,
+            dw: dil,
+            groups: 1,
+        };
+        assert_eq!(g.check(), Ok(()), "{g:?}");
+        let input = fill_vec(11, g.input_len());
+        let weight = fill_vec(12, g.weight_len());
+        let bias = fill_vec(13, g.cout);
+        check_every_mode(&g, &input, &weight, Some(&bias), Activation::LeakyRelu(0.01));
+    }
+}
+
 /// LeNet-5's layers through the shaped wrapper, fused, against the
 /// reference then ReLU, on every instruction set.
 #[test]
