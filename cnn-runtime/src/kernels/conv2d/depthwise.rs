@@ -83,12 +83,20 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
     let plane_buf = plane_buf.zeroed_prefix(rows.as_ref().map_or(0, |r| g.h * r.width));
 
     for (co, out) in output.chunks_exact_mut(out_plane).enumerate() {
+        // The channel's taps broadcast once, not once per block: with the
+        // broadcasts from memory in every block the loads (many of them
+        // split across cache lines) outnumbered what the FMAs left room for.
+        const { assert!(K * K <= MAX_SQUARE_TAPS) };
+        let mut filter = [s.zero(); MAX_SQUARE_TAPS];
+        for (f, &w) in filter.iter_mut().zip(&weight[co * K * K..][..K * K]) {
+            *f = s.splat(w);
+        }
         let block = Block {
             s,
             g,
             table: &table,
             channel: &input[co / multiplier * plane..][..plane],
-            filter: &weight[co * K * K..][..K * K],
+            filter,
         };
         let b = s.splat(bias.map_or(0.0, |b| b[co]));
         if let Some(rows) = &rows {
@@ -181,13 +189,17 @@ impl PaddedRows {
     }
 }
 
+/// Taps of the largest kernel [`run_square`] takes (5×5).
+const MAX_SQUARE_TAPS: usize = 25;
+
 /// One channel of [`run_square`]: what a block of output rows reads.
-struct Block<'a, S> {
+struct Block<'a, S: Simd> {
     s: S,
     g: &'a Conv2dGeometry,
     table: &'a ColumnTable,
     channel: &'a [f32],
-    filter: &'a [f32],
+    /// The channel's `K × K` taps, each in every lane.
+    filter: [S::V; MAX_SQUARE_TAPS],
 }
 
 impl<S: Simd> Block<'_, S> {
@@ -212,7 +224,7 @@ impl<S: Simd> Block<'_, S> {
             let x = load_vectors::<S, STRIDE>(s, self.table, src, kx, j0);
             for (r, acc) in acc.iter_mut().enumerate() {
                 if I >= r * STRIDE && I - r * STRIDE < K {
-                    let w = s.splat(self.filter[(I - r * STRIDE) * K + kx]);
+                    let w = self.filter[(I - r * STRIDE) * K + kx];
                     for (a, &x) in acc.iter_mut().zip(&x) {
                         *a = s.fma(w, x, *a);
                     }
@@ -252,7 +264,7 @@ impl<S: Simd> Block<'_, S> {
             }
             for (r, acc) in acc.iter_mut().enumerate() {
                 if I >= r && I - r < K {
-                    let w = s.splat(self.filter[(I - r) * K + kx]);
+                    let w = self.filter[(I - r) * K + kx];
                     for (a, &x) in acc.iter_mut().zip(&x) {
                         *a = s.fma(w, x, *a);
                     }
