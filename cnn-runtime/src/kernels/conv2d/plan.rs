@@ -101,8 +101,11 @@ pub(crate) const AVX2: Target = Target {
     // Six pixels by two vectors: 12 accumulators, 2 weight vectors and a
     // broadcast. Four by three (16 of 16 registers) spilled, and measured
     // slower than the tiled product (Zen 4, AVX2 forced: 64-channel 16x16
-    // conv 107 -> 185 µs), so it is not offered.
-    direct_tiles: &[(6, 2)],
+    // conv 107 -> 185 µs), so it is not offered; seven by two spilled too
+    // (Zen 3: MobileNet's stride-2 layer at 48 GFLOP/s). Five and four by
+    // two waste no columns on rows of 10 and 28 (Zen 3, AVX2 only: LeNet-5's
+    // conv2 11.4 -> 7.5 µs, MobileNet's stride-2 layer 747 -> 693 µs).
+    direct_tiles: &[(6, 2), (5, 2), (4, 2)],
     winograd_accumulators: 12,
     winograd_tiles: &[6, 12, 4],
 };

@@ -835,6 +835,27 @@ fn zoo_layers_get_the_measured_best_modes() {
     assert_eq!((down.direct.pixels, down.direct.max_cb), (14, 2), "{down:?}");
 }
 
+/// The planner's AVX2 tiles for the zoo layers the four- and five-pixel
+/// tiles were added for (measured on Zen 3 with AVX2 only, alternating
+/// variants in one process): LeNet-5's conv2 on rows of 10 takes five
+/// pixels (11.4 -> 7.5 µs), MobileNet's stride-2 layer on rows of 28 takes
+/// four (747 -> 693 µs). Six by two stays the tile for rows it divides.
+#[test]
+fn zoo_layers_on_avx2_get_the_measured_best_tiles() {
+    let conv = square_conv;
+    for (name, g, tile) in [
+        ("lenet conv2", conv(6, 14, 16, 10, 5, 1, 0, 1), (5, 2)),
+        ("mobilenet down", conv(64, 56, 64, 28, 3, 2, 1, 1), (4, 2)),
+    ] {
+        let plan = Plan::new(&g, &plan::AVX2);
+        assert_eq!(plan.mode, Mode::Direct, "{name}: {plan:?}");
+        assert_eq!((plan.direct.pixels, plan.direct.max_cb), tile, "{name}: {plan:?}");
+        check_plan_invariants(&g, &plan::AVX2, &plan);
+    }
+    let pw = Plan::new(&conv(32, 56, 64, 56, 1, 1, 0, 1), &plan::AVX2);
+    assert_eq!(pw.mode, Mode::Pointwise, "{pw:?}");
+}
+
 /// Without the Winograd mode (cores where it does not pay, see
 /// `isa::winograd`), the VGG layers that take it on Zen 4 get the direct
 /// kernel, which measured fastest on a Xeon with two 512-bit FMA units;

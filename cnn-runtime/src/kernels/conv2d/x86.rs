@@ -499,6 +499,10 @@ unsafe fn direct_sink_avx2(
 ) {
     // SAFETY (each arm): the caller guarantees AVX2 and FMA.
     match (plan.direct.pixels, g.sw) {
+        (4, 1) => unsafe { direct_avx2::<4, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (4, 2) => unsafe { direct_avx2::<4, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (5, 1) => unsafe { direct_avx2::<5, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
+        (5, 2) => unsafe { direct_avx2::<5, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
         (6, 1) => unsafe { direct_avx2::<6, 1>(s, g, plan, input, weight, packed, bias, act, sink) },
         (6, 2) => unsafe { direct_avx2::<6, 2>(s, g, plan, input, weight, packed, bias, act, sink) },
         _ => unreachable!("direct plans use plan::AVX2.direct_tiles and stride 1 or 2"),
