@@ -136,6 +136,8 @@ pub(crate) trait Simd: Copy {
 
 #[cfg(test)]
 mod tests {
+    extern crate alloc;
+
     use super::*;
 
     /// Transposes a known matrix with `s` and checks every element.
@@ -205,6 +207,57 @@ mod tests {
         if detected() >= Isa::Avx512 {
             // SAFETY: the CPU has AVX-512F.
             check_transpose(unsafe { Avx512::new_unchecked() });
+        }
+    }
+
+    /// Checks `mask_store` writes exactly the enabled lanes, for every mask
+    /// on 8 lanes and every prefix and a scatter of others on 16: the fast
+    /// paths (whole vector, first lanes) and the general masked store.
+    #[allow(dead_code)]
+    fn check_mask_store<S: Simd>(s: S) {
+        let n = S::LANES;
+        let masks: alloc::vec::Vec<u32> = if n == 8 {
+            (0..256).collect()
+        } else {
+            (0..=16)
+                .map(|k| ((1u64 << k) - 1) as u32)
+                .chain([0x8001, 0x00f0, 0xaaaa, 0xfffe])
+                .collect()
+        };
+        let mut src = [0.0f32; 16];
+        for (i, x) in src.iter_mut().enumerate() {
+            *x = i as f32 + 1.0;
+        }
+        // SAFETY: `src` holds 16 >= LANES floats.
+        let v = unsafe { s.load(src.as_ptr()) };
+        for bits in masks {
+            // Guards either side catch a write outside the vector.
+            let mut out = [-1.0f32; 18];
+            // SAFETY: `out[1..]` holds 17 >= LANES floats.
+            unsafe { s.mask_store(out.as_mut_ptr().add(1), s.mask_from_bits(bits), v) };
+            for (i, &x) in out.iter().enumerate() {
+                let lane = i.wrapping_sub(1);
+                let want = if lane < n && bits >> lane & 1 == 1 {
+                    src[lane]
+                } else {
+                    -1.0
+                };
+                assert_eq!(x, want, "mask {bits:#x}, slot {i}");
+            }
+        }
+    }
+
+    #[test]
+    #[cfg(target_arch = "x86_64")]
+    fn mask_stores_write_only_their_lanes() {
+        use crate::kernels::isa::{detected, Isa};
+        if detected() >= Isa::Avx2 {
+            // SAFETY: the CPU has AVX2 and FMA.
+            check_mask_store(unsafe { Avx2::new_unchecked() });
+        }
+        if detected() >= Isa::Avx512 {
+            // SAFETY: the CPU has AVX-512F.
+            check_mask_store(unsafe { Avx512::new_unchecked() });
         }
     }
 
