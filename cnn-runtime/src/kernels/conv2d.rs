@@ -1,6 +1,7 @@
 //! 2-D convolution (PyTorch `Conv2d`).
 
 mod depthwise;
+mod depthwise_framed;
 mod direct;
 mod global_avg;
 mod kernels;

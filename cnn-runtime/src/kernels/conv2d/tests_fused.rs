@@ -317,3 +317,59 @@ fn wrapper_timings() {
     }
     std::println!("lenet conv1 wrapper {:7.2} us", best * 1e6);
 }
+
+/// Depthwise 3×3 stride-1 layers, the framed kernel's (AVX2) and the
+/// general one's (AVX-512): planes narrower than a vector, exactly one,
+/// ragged and MobileNet's 56 wide; heights that leave a partial block of
+/// rows; padding 0 to 2 with the bottom's implied by the output height;
+/// channel multipliers 1 to 3; every fused activation, with and without
+/// bias.
+#[test]
+fn depthwise_3x3_matches_reference_then_activation() {
+    use crate::kernels::test_util::fill_vec;
+    let acts = [
+        Activation::Identity,
+        Activation::Relu,
+        Activation::Relu6,
+        Activation::LeakyRelu(0.01),
+        Activation::LeakyRelu(-0.75),
+    ];
+    for (i, &(cin, multiplier, h, w, pad, oh)) in [
+        (3, 1, 1, 1, 1, 1),
+        (2, 2, 5, 8, 1, 5),
+        (4, 1, 9, 13, 0, 7),
+        (3, 3, 7, 17, 2, 9),
+        (5, 1, 11, 56, 1, 10),
+        (2, 1, 56, 56, 1, 56),
+        (1, 2, 6, 23, 1, 6),
+    ]
+    .iter()
+    .enumerate()
+    {
+        let g = Conv2dGeometry {
+            cin,
+            h,
+            w,
+            cout: cin * multiplier,
+            oh,
+            ow: w + 2 * pad - 2,
+            kh: 3,
+            kw: 3,
+            sh: 1,
+            sw: 1,
+            pt: pad,
+            pl: pad,
+            dh: 1,
+            dw: 1,
+            groups: cin,
+        };
+        assert_eq!(g.check(), Ok(()), "{g:?}");
+        let input = fill_vec(30 + i as u64, g.input_len());
+        let weight = fill_vec(40 + i as u64, g.weight_len());
+        let bias = fill_vec(50 + i as u64, g.cout);
+        for (j, &act) in acts.iter().enumerate() {
+            let bias = (j % 2 == 0).then_some(&bias[..]);
+            check_every_mode(&g, &input, &weight, bias, act);
+        }
+    }
+}

@@ -23,6 +23,7 @@ impl Avx2 {
 // FMA (see `new_unchecked`), which is all these intrinsics require.
 impl Simd for Avx2 {
     const LANES: usize = 8;
+    const REGISTERS: usize = 16;
     type V = __m256;
     type M = __m256i;
     type I = __m256i;

@@ -23,6 +23,7 @@ impl Avx512 {
 // AVX-512F (see `new_unchecked`), which is all these intrinsics require.
 impl Simd for Avx512 {
     const LANES: usize = 16;
+    const REGISTERS: usize = 32;
     type V = __m512;
     type M = __mmask16;
     type I = __m512i;

@@ -40,6 +40,9 @@ pub(crate) fn even_element_bits(lanes: usize, lo: usize, hi: usize) -> (u32, u32
 pub(crate) trait Simd: Copy {
     /// Lanes per vector.
     const LANES: usize;
+    /// Vector registers (16 with AVX2, 32 with AVX-512), for kernels whose
+    /// register tile must fit them.
+    const REGISTERS: usize;
     /// f32 vector.
     type V: Copy;
     /// Lane mask.
