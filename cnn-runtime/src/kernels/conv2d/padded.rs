@@ -165,7 +165,7 @@ fn advance((mut oy, mut j): (usize, usize), n: usize, vpr: usize) -> (usize, usi
 /// `dst.copy_from_slice(src)` in vectors: rows are a few dozen floats, too
 /// short for a `memcpy` call to pay for itself.
 #[inline(always)]
-fn copy_row<S: Simd>(s: S, src: &[f32], dst: &mut [f32]) {
+pub(super) fn copy_row<S: Simd>(s: S, src: &[f32], dst: &mut [f32]) {
     let lanes = S::LANES;
     assert_eq!(src.len(), dst.len());
     for i in (0..src.len()).step_by(lanes) {
