@@ -66,7 +66,6 @@ pub(crate) const fn fits(g: &Conv2dGeometry, lanes: usize, block: (usize, usize)
 /// # Panics
 /// If `g` does not fit or a slice length does not match it.
 #[inline(always)]
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn run<S: Simd, const R: usize, const V: usize>(
     s: S,
     g: &Conv2dGeometry,

@@ -214,8 +214,8 @@ mod tests {
     }
 
     /// Checks `mask_store` writes exactly the enabled lanes, for every mask
-    /// on 8 lanes and every prefix and a scatter of others on 16: the fast
-    /// paths (whole vector, first lanes) and the general masked store.
+    /// on 8 lanes and every prefix and a scatter of others on 16: the
+    /// whole-vector and empty-mask shortcuts and the general masked store.
     #[allow(dead_code)]
     fn check_mask_store<S: Simd>(s: S) {
         let n = S::LANES;
