@@ -5,7 +5,7 @@
 //! const parameters are checked against them by rustc: if the macro ever got a
 //! shape wrong, the generated code would not type-check.
 
-use super::fusion::{epilogue, fused_into_previous, global_pool_after, pooled_into_conv};
+use super::fusion::{epilogue, fused_into_previous, global_pool_after, max_pool_after, pooled_into_conv};
 use super::{field, lit, shape_type};
 use crate::model::{Layer, Model, Op, Place, Shape};
 use proc_macro2::{Ident, Literal, TokenStream};
@@ -131,6 +131,26 @@ fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
                             );
                             let #pooled: &mut #pooled_type = ::cnn_runtime::__private::view_mut(&mut *#pooled_buffer);
                             ::cnn_runtime::__private::copy(&__pooled, #pooled);
+                        };
+                    }
+                    if let Some(pool) = max_pool_after(model, index).and_then(|p| model.layers.get(p)) {
+                        // The pooled tensor comes back as a view of the conv's
+                        // output buffer, and is copied to the pool's own: that
+                        // one may be the conv's input, still being read.
+                        let pooled = var(pool.output);
+                        let pooled_type = shape_type(model.tensor(pool.output));
+                        let pooled_buffer = buffer(model.memory.place(pool.output));
+                        let (poh, pow) = match model.tensor(pool.output) {
+                            Shape::Chw { h, w, .. } => (lit(h), lit(w)),
+                            Shape::Flat(_) => (lit(1), lit(1)),
+                        };
+                        return quote! {
+                            #fresh
+                            let __pooled = ::cnn_runtime::kernels::conv2d_max_pool2x2::<#consts, #poh, #pow, _>(
+                                &*#input, #wt, &self.#packed, #bias, #act, #output,
+                            );
+                            let #pooled: &mut #pooled_type = ::cnn_runtime::__private::view_mut(&mut *#pooled_buffer);
+                            ::cnn_runtime::__private::copy(&*__pooled, #pooled);
                         };
                     }
                     quote! {

@@ -1,11 +1,14 @@
-//! Which activations run inside the convolution or linear layer before them:
+//! Which layers run inside the convolution or linear layer before them:
 //! a ReLU, ReLU6 or LeakyReLU reading exactly that layer's output is applied
-//! by its kernel as the outputs are stored, and emits no pass of its own.
+//! by its kernel as the outputs are stored, and emits no pass of its own;
+//! a global average pool or a 2×2 max pool that is the only reader of a
+//! convolution's (activated) output is computed by the convolution's call.
 //!
 //! The memory plan is unaffected: such an activation works in place, so its
-//! tensor is the producer's output tensor, in the same buffer, either way.
+//! tensor is the producer's output tensor, in the same buffer, either way;
+//! a fused pool's tensor is still written to the buffer the plan gives it.
 
-use crate::model::{Model, Op};
+use crate::model::{Hw, Layer, Model, Op, Shape};
 use proc_macro2::TokenStream;
 use quote::quote;
 
@@ -49,12 +52,10 @@ pub fn epilogue(model: &Model, index: usize) -> Option<TokenStream> {
     }
 }
 
-/// The global average pool (`AdaptiveAvgPool2d(1)`) that convolution
-/// `index` feeds, directly or through an activation fused into it, if no
-/// other layer reads the convolution's output: the two then run as one
-/// kernel call, which on the direct kernel and the Winograd mode sums the
-/// outputs per channel as they are computed instead of storing them.
-pub fn global_pool_after(model: &Model, index: usize) -> Option<usize> {
+/// The layer convolution `index` feeds, directly or through an activation
+/// fused into it, if that layer is the only reader of the convolution's
+/// (activated) output and `fits` takes it.
+fn pool_after(model: &Model, index: usize, fits: impl Fn(&Layer) -> bool) -> Option<usize> {
     let conv = model.layers.get(index)?;
     if !matches!(conv.op, Op::Conv2d(_)) {
         return None;
@@ -66,21 +67,56 @@ pub fn global_pool_after(model: &Model, index: usize) -> Option<usize> {
         (next, conv.output)
     };
     let layer = model.layers.get(pool)?;
-    let global = matches!(layer.op, Op::AdaptiveAvgPool2d(size) if size.h == 1 && size.w == 1);
-    // The pool is the one reader of the conv's (activated) output.
     let readers = model
         .layers
         .iter()
         .filter(|l| l.input == read || l.input == conv.output)
         .count();
     let fused_readers = usize::from(read != conv.output);
-    (global && layer.input == read && readers == 1 + fused_readers).then_some(pool)
+    (fits(layer) && layer.input == read && readers == 1 + fused_readers).then_some(pool)
 }
 
-/// Whether layer `index` is a global average pool run by the convolution
-/// before it (see [`global_pool_after`]).
+/// The global average pool (`AdaptiveAvgPool2d(1)`) that convolution
+/// `index` feeds (see [`pool_after`]): the two then run as one kernel call,
+/// which on the direct kernel and the Winograd mode sums the outputs per
+/// channel as they are computed instead of storing them.
+pub fn global_pool_after(model: &Model, index: usize) -> Option<usize> {
+    pool_after(
+        model,
+        index,
+        |layer| matches!(layer.op, Op::AdaptiveAvgPool2d(size) if size.h == 1 && size.w == 1),
+    )
+}
+
+/// The 2×2, stride-2 max pool (`MaxPool2d(2)`: no padding or dilation,
+/// floor mode) that convolution `index` feeds (see [`pool_after`]): the two
+/// then run as one kernel call, which on the direct, Winograd and padded
+/// kernels stores only the pooled values.
+pub fn max_pool_after(model: &Model, index: usize) -> Option<usize> {
+    pool_after(model, index, |layer| {
+        let Op::MaxPool2d(w) = &layer.op else {
+            return false;
+        };
+        let (Shape::Chw { h, w: width, .. }, Shape::Chw { h: oh, w: ow, .. }) =
+            (model.tensor(layer.input), model.tensor(layer.output))
+        else {
+            return false;
+        };
+        let all = |hw: Hw<u64>, v: u64| hw.h == v && hw.w == v;
+        all(w.kernel, 2)
+            && all(w.stride, 2)
+            && all(w.padding, 0)
+            && all(w.dilation, 1)
+            && oh == h / 2
+            && ow == width / 2
+    })
+}
+
+/// Whether layer `index` is a pool run by the convolution before it (see
+/// [`global_pool_after`] and [`max_pool_after`]).
 pub fn pooled_into_conv(model: &Model, index: usize) -> bool {
-    (index.saturating_sub(2)..index).any(|conv| global_pool_after(model, conv) == Some(index))
+    (index.saturating_sub(2)..index)
+        .any(|conv| global_pool_after(model, conv) == Some(index) || max_pool_after(model, conv) == Some(index))
 }
 
 #[cfg(test)]
@@ -164,5 +200,41 @@ mod tests {
             .filter_map(|i| global_pool_after(&m, i).map(|p| (name(i), name(p))))
             .collect();
         assert_eq!(convs, [("conv", "gap"), ("conv2", "gap2")]);
+    }
+
+    /// `MaxPool2d(2)` right after a conv, or after its fused activation,
+    /// runs in the conv's kernel (floor mode dropping an odd edge too);
+    /// other windows, a ceil-mode pool that keeps an odd edge, a pool after a non-fused activation, and a conv
+    /// whose output has another reader do not.
+    #[test]
+    fn which_max_pools_fuse() {
+        let m = model(quote! {
+            struct Net {
+                input: [4, 9, 9],
+                conv: Conv2d(4, 8, 3, padding = 1),
+                relu: ReLU,
+                pool: MaxPool2d(2, rounding = "floor"),
+                conv2: Conv2d(8, 8, 1),
+                pool2: MaxPool2d(2),
+                conv3: Conv2d(8, 8, 1, padding = 1),
+                overlapping: MaxPool2d(2, stride = 1),
+                conv4: Conv2d(8, 8, 1),
+                ceil: MaxPool2d(2, ceil_mode = true),
+                conv5: Conv2d(8, 8, 1),
+                tanh: Tanh,
+                after_tanh: MaxPool2d(2),
+            }
+        });
+        let name = |i: usize| m.layers[i].name.as_str();
+        let convs: Vec<(&str, &str)> = (0..m.layers.len())
+            .filter_map(|i| max_pool_after(&m, i).map(|p| (name(i), name(p))))
+            .collect();
+        assert_eq!(convs, [("conv", "pool"), ("conv2", "pool2")]);
+        let pooled: Vec<&str> = (0..m.layers.len())
+            .filter(|&i| pooled_into_conv(&m, i))
+            .map(|i| m.layers[i].name.as_str())
+            .collect();
+        assert_eq!(pooled, ["pool", "pool2"]);
+        assert!(global_pool_after(&m, 0).is_none());
     }
 }

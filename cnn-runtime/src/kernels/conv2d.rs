@@ -5,9 +5,11 @@ mod depthwise_framed;
 mod direct;
 mod global_avg;
 mod kernels;
+mod max_pooled;
 mod micro;
 mod pack;
 mod padded;
+mod padded_pooled;
 mod plan;
 mod portable;
 mod prepacked;
@@ -21,6 +23,7 @@ use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::{conv_axis_ok, mul_add, product};
 pub use global_avg::conv2d_global_avg;
+pub use max_pooled::conv2d_max_pool2x2;
 use plan::{Mode, Plan};
 pub use prepacked::{conv2d_pack, conv2d_packed_len, conv2d_prepacked, PackLayout};
 
@@ -388,3 +391,5 @@ mod tests;
 mod tests_fused;
 #[cfg(test)]
 mod tests_packed;
+#[cfg(test)]
+mod tests_pooled;

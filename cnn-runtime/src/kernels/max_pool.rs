@@ -252,7 +252,7 @@ fn pool_dispatch<const MAX: bool>(g: &Pool2dGeometry, input: &[f32], output: &mu
 /// PyTorch's max step, `val > max || isnan(val)`: once the running value is
 /// NaN nothing compares greater, so NaN sticks. `f32::max` would drop it.
 #[inline(always)]
-fn max_pick(acc: f32, x: f32) -> f32 {
+pub(crate) fn max_pick(acc: f32, x: f32) -> f32 {
     if x > acc || x.is_nan() {
         x
     } else {

@@ -94,8 +94,8 @@ pub use adaptive_pool::{adaptive_avg_pool2d, AdaptivePool2dGeometry};
 pub use avg_pool::{avg_pool2d, AvgPool2dGeometry};
 pub use batch_norm::batch_norm2d;
 pub use conv2d::{
-    conv2d, conv2d_fused, conv2d_global_avg, conv2d_pack, conv2d_packed_len, conv2d_prepacked, Conv2dGeometry,
-    PackLayout,
+    conv2d, conv2d_fused, conv2d_global_avg, conv2d_max_pool2x2, conv2d_pack, conv2d_packed_len, conv2d_prepacked,
+    Conv2dGeometry, PackLayout,
 };
 pub use epilogue::Activation;
 pub use linear::{linear, linear_fused, LinearGeometry};

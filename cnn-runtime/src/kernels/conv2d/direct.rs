@@ -167,6 +167,13 @@ pub(crate) enum Sink<'a> {
     /// added to the value there (a global average pool fused into the
     /// convolution: the outputs themselves are never stored).
     Sums(&'a mut [f32]),
+    /// The NCHW planes of the 2×2, stride-2 max pool of the activated
+    /// outputs (`oh / 2 × ow / 2` each, PyTorch's `MaxPool2d(2)`): a max
+    /// pool fused into the convolution, whose outputs are never stored.
+    /// Every tile handed over must start on an even row and column and
+    /// span an even number of each, except where it reaches the plane's
+    /// end (see [`super::max_pooled::store_pooled`]).
+    MaxPool2x2(&'a mut [f32]),
 }
 
 impl Sink<'_> {
@@ -177,6 +184,10 @@ impl Sink<'_> {
         match self {
             Sink::Planes(out) => Sink::Planes(&mut out[co0 * plane..][..n * plane]),
             Sink::Sums(sums) => Sink::Sums(&mut sums[co0..][..n]),
+            Sink::MaxPool2x2(out) => {
+                let pooled = (g.oh / 2) * (g.ow / 2);
+                Sink::MaxPool2x2(&mut out[co0 * pooled..][..n * pooled])
+            }
         }
     }
 
@@ -201,6 +212,10 @@ impl Sink<'_> {
                 store_outputs(s, g, layout, acc, (oy0, rows), (ox0, cols), coutg, act, out)
             }
             Sink::Sums(sums) => add_outputs(s, layout, acc, (rows, cols), act, sums),
+            Sink::MaxPool2x2(out) => {
+                let coutg = out.len() / ((g.oh / 2) * (g.ow / 2));
+                super::max_pooled::store_pooled(s, g, layout, acc, (oy0, rows), (ox0, cols), coutg, act, out)
+            }
         }
     }
 }

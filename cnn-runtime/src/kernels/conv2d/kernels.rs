@@ -60,6 +60,14 @@ pub(crate) trait Kernels: Simd {
         bias: Option<&[f32]>,
         act: Activation,
     );
+    /// `padded_pooled::tile` for this instruction set.
+    fn padded_pooled_tile<const MR: usize>(
+        self,
+        blk: &padded::Block<'_>,
+        rows: &mut [f32],
+        bias: Option<&[f32]>,
+        act: Activation,
+    );
     /// `direct::micro::run` for this instruction set with `cb` (1 to
     /// `DIRECT_MAX_CB`) channel vectors.
     fn direct_tile<const P: usize, const STRIDE: usize>(

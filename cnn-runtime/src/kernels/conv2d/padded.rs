@@ -16,13 +16,13 @@ use crate::kernels::simd::Simd;
 /// kernel column, PyTorch's weight order) relative to its output pixel,
 /// with their maximum (the only way to build one, so `max` is right).
 pub(crate) struct Taps {
-    offsets: [u32; PADDED_MAX_TAPS],
-    len: usize,
-    max: usize,
+    pub(crate) offsets: [u32; PADDED_MAX_TAPS],
+    pub(crate) len: usize,
+    pub(crate) max: usize,
 }
 
 impl Taps {
-    fn new(g: &Conv2dGeometry, d: &PaddedDims) -> Self {
+    pub(crate) fn new(g: &Conv2dGeometry, d: &PaddedDims) -> Self {
         let len = g.cin / g.groups * g.kh * g.kw;
         assert!(len <= PADDED_MAX_TAPS && d.len <= u32::MAX as usize);
         let mut offsets = [0u32; PADDED_MAX_TAPS];
@@ -93,11 +93,54 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
     act: Activation,
     output: &mut [f32],
 ) {
+    assert!(plan.nv == NV);
+    run_into::<S, MR, NV>(s, g, plan, input, weight, bias, act, Output::Planes(output));
+}
+
+/// Where [`run_into`] puts its results.
+pub(crate) enum Output<'a> {
+    /// The NCHW output planes, from register tiles of `MR × NV`.
+    Planes(&'a mut [f32]),
+    /// The planes of the 2×2, stride-2 max pool of the activated outputs
+    /// (`oh / 2 × ow / 2` each), from register tiles of `MR` channels × two
+    /// rows (see [`super::padded_pooled`]).
+    MaxPool2x2(&'a mut [f32]),
+}
+
+/// [`run`], its results going to `output`.
+///
+/// # Panics
+/// As [`run`]; for pooled output, also if a row of the pool's stack buffer
+/// does not fit (see [`super::padded_pooled::fits`]).
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn run_into<S: Kernels, const MR: usize, const NV: usize>(
+    s: S,
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    mut output: Output<'_>,
+) {
     let d = PaddedDims::new(g, S::LANES);
-    assert!(plan.mr == MR && plan.nv == NV && g.sh == 1 && g.sw == 1);
+    assert!(plan.mr == MR && g.sh == 1 && g.sw == 1);
     let (cing, coutg) = (g.cin / g.groups, g.cout / g.groups);
     let k = cing * g.kh * g.kw;
     let (plane, out_plane) = (g.h * g.w, g.oh * g.ow);
+    let pooled = matches!(output, Output::MaxPool2x2(_));
+    let group_out = if pooled {
+        coutg * (g.oh / 2) * (g.ow / 2)
+    } else {
+        coutg * out_plane
+    };
+    let mut rows_buf = StackBuffer::<{ super::padded_pooled::ROW_FLOATS }>::new();
+    let pool_rows = rows_buf.zeroed_prefix(if pooled {
+        super::padded_pooled::row_floats::<MR>(&d, S::LANES)
+    } else {
+        0
+    });
     let taps = Taps::new(g, &d);
     assert!(MR <= MAX_MR);
     let mut wt_buf = StackBuffer::<{ PADDED_MAX_TAPS * MAX_MR }>::new();
@@ -113,7 +156,9 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
     for grp in 0..g.groups {
         let gin = &input[grp * cing * plane..][..cing * plane];
         let gw = &weight[grp * coutg * k..][..coutg * k];
-        let gout = &mut output[grp * coutg * out_plane..][..coutg * out_plane];
+        let gout = match &mut output {
+            Output::Planes(out) | Output::MaxPool2x2(out) => &mut out[grp * group_out..][..group_out],
+        };
         let gbias = bias.map(|b| &b[grp * coutg..][..coutg]);
         for ci in 0..cing {
             for iy in 0..rows {
@@ -127,6 +172,23 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                 for (m, w) in w.iter_mut().enumerate() {
                     *w = gw[(co0 + m.min(rows - 1)) * k + t];
                 }
+            }
+            if pooled {
+                let blk = Block {
+                    wt,
+                    co0,
+                    rows,
+                    xp,
+                    taps: &taps,
+                    dims: d,
+                    v0: 0,
+                    first: (0, 0),
+                    vectors: 1,
+                    ow: g.ow,
+                    out_plane,
+                };
+                super::padded_pooled::run_block::<S, MR>(s, &blk, g, pool_rows, gout, gbias, act);
+                continue;
             }
             let mut first = (0, 0);
             for v0 in (0..vectors).step_by(NV) {
@@ -233,38 +295,7 @@ pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
         assert!(b.len() >= blk.co0 + blk.rows, "padded: bias");
     }
 
-    // Fixed-size loops only, here and in the stores: an early exit or a
-    // run-time bound would keep the accumulators in memory.
-    let mut acc = [[s.zero(); NV]; MR];
-    if let Some(b) = bias {
-        for (m, row) in acc.iter_mut().enumerate() {
-            *row = [s.splat(b[blk.co0 + m.min(blk.rows - 1)]); NV];
-        }
-    }
-    // Wrapping: the pointers are only dereferenced at in-bounds offsets.
-    let mut xv = [blk.xp.as_ptr(); NV];
-    for (p, &off) in xv.iter_mut().zip(&x_off) {
-        *p = p.wrapping_add(off);
-    }
-    let mut w_ptr = blk.wt.as_ptr();
-    for &offset in &taps.offsets[..k] {
-        let base = offset as usize;
-        let mut x = [s.zero(); NV];
-        for (v, x) in x.iter_mut().enumerate() {
-            // SAFETY: `base <= taps.max` and `x_off[v]` is at most the last
-            // vector's, so the read ends inside `xp` (the input assert).
-            *x = unsafe { s.load(xv[v].add(base)) };
-        }
-        for (m, row) in acc.iter_mut().enumerate() {
-            // SAFETY: tap `t < k` reads `wt[t * MR + m]`, inside `wt`
-            // (`k * MR` floats, the weights assert).
-            let w = s.splat(unsafe { *w_ptr.add(m) });
-            for (a, &x) in row.iter_mut().zip(&x) {
-                *a = s.fma(w, x, *a);
-            }
-        }
-        w_ptr = w_ptr.wrapping_add(MR);
-    }
+    let mut acc = accumulate::<S, MR, NV>(s, blk, &x_off, bias);
 
     // A row's last vector is stored whole when its plane has room: the
     // lanes past the row land on the next row's first outputs, which a
@@ -298,4 +329,51 @@ pub(crate) fn tile<S: Simd, const MR: usize, const NV: usize>(
             }
         }
     }
+}
+
+/// The register tile's sums for a block whose vector `v` reads the padded
+/// copy from `x_off[v]` (for tap 0): each channel's bias (channels past
+/// `blk.rows` repeat the last), plus every tap's weight times its inputs.
+/// The caller has checked that every read is inside `blk.xp` and `blk.wt`.
+#[inline(always)]
+pub(crate) fn accumulate<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    blk: &Block<'_>,
+    x_off: &[usize; NV],
+    bias: Option<&[f32]>,
+) -> [[S::V; NV]; MR] {
+    let k = blk.taps.len;
+    // Fixed-size loops only, here and in the stores: an early exit or a
+    // run-time bound would keep the accumulators in memory.
+    let mut acc = [[s.zero(); NV]; MR];
+    if let Some(b) = bias {
+        for (m, row) in acc.iter_mut().enumerate() {
+            *row = [s.splat(b[blk.co0 + m.min(blk.rows - 1)]); NV];
+        }
+    }
+    // Wrapping: the pointers are only dereferenced at in-bounds offsets.
+    let mut xv = [blk.xp.as_ptr(); NV];
+    for (p, &off) in xv.iter_mut().zip(x_off) {
+        *p = p.wrapping_add(off);
+    }
+    let mut w_ptr = blk.wt.as_ptr();
+    for &offset in &blk.taps.offsets[..k] {
+        let base = offset as usize;
+        let mut x = [s.zero(); NV];
+        for (v, x) in x.iter_mut().enumerate() {
+            // SAFETY: `base <= taps.max` and `x_off[v]` is at most the last
+            // vector's, so the read ends inside `xp` (the caller's check).
+            *x = unsafe { s.load(xv[v].add(base)) };
+        }
+        for (m, row) in acc.iter_mut().enumerate() {
+            // SAFETY: tap `t < k` reads `wt[t * MR + m]`, inside `wt`
+            // (`k * MR` floats, the caller's check).
+            let w = s.splat(unsafe { *w_ptr.add(m) });
+            for (a, &x) in row.iter_mut().zip(&x) {
+                *a = s.fma(w, x, *a);
+            }
+        }
+        w_ptr = w_ptr.wrapping_add(MR);
+    }
+    acc
 }

@@ -7,7 +7,7 @@ use super::micro::{self, Block, Start};
 use super::plan::{Mode, Plan};
 use super::tiled;
 use super::winograd::{self, micro as winograd_micro};
-use super::{depthwise, pack, padded, Conv2dGeometry};
+use super::{depthwise, pack, padded, padded_pooled, Conv2dGeometry};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::simd::{Avx2, Avx512};
 
@@ -144,6 +144,29 @@ macro_rules! kernels {
                 }
                 // SAFETY: the token proves the CPU has these features.
                 unsafe { imp::<MR, NV>(self, blk, c, bias, act) }
+            }
+
+            #[inline(always)]
+            fn padded_pooled_tile<const MR: usize>(
+                self,
+                blk: &padded::Block<'_>,
+                rows: &mut [f32],
+                bias: Option<&[f32]>,
+                act: Activation,
+            ) {
+                #[target_feature(enable = $features)]
+                #[inline(never)]
+                unsafe fn imp<const MR: usize>(
+                    s: $token,
+                    blk: &padded::Block<'_>,
+                    rows: &mut [f32],
+                    bias: Option<&[f32]>,
+                    act: Activation,
+                ) {
+                    padded_pooled::tile::<$token, MR>(s, blk, rows, bias, act)
+                }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { imp::<MR>(self, blk, rows, bias, act) }
             }
 
             #[inline(always)]
@@ -565,3 +588,103 @@ pub(super) unsafe fn conv2d_sums_avx2(
         _ => unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) },
     }
 }
+
+/// A direct, Winograd or padded `plan` on AVX-512F storing the 2×2 max pool of the
+/// activated outputs into `pooled` instead of the outputs (see
+/// `direct::Sink::MaxPool2x2`).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn conv2d_pooled_avx512(
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    pooled: &mut [f32],
+) {
+    // SAFETY: the caller guarantees AVX-512F.
+    let s = unsafe { Avx512::new_unchecked() };
+    // SAFETY (each arm): as above.
+    match (plan.mode, plan.mr) {
+        (Mode::Winograd, _) => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx512(s, g, plan, input, u, bias, act, Sink::MaxPool2x2(pooled))
+        },
+        (Mode::Padded, 8) => unsafe { padded_pooled_avx512::<8>(s, g, plan, input, weight, bias, act, pooled) },
+        (Mode::Padded, 6) => unsafe { padded_pooled_avx512::<6>(s, g, plan, input, weight, bias, act, pooled) },
+        (Mode::Padded, 12) => unsafe { padded_pooled_avx512::<12>(s, g, plan, input, weight, bias, act, pooled) },
+        (Mode::Padded, _) => unreachable!("AVX-512 plans use the shapes of plan::AVX512"),
+        _ => unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::MaxPool2x2(pooled)) },
+    }
+}
+
+/// [`conv2d_pooled_avx512`] on AVX2 with FMA.
+///
+/// # Safety
+/// The CPU must support AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn conv2d_pooled_avx2(
+    g: &Conv2dGeometry,
+    plan: &Plan,
+    input: &[f32],
+    weight: &[f32],
+    packed: Option<&[f32]>,
+    bias: Option<&[f32]>,
+    act: Activation,
+    pooled: &mut [f32],
+) {
+    // SAFETY: the caller guarantees AVX2 and FMA.
+    let s = unsafe { Avx2::new_unchecked() };
+    // SAFETY (each arm): as above.
+    match (plan.mode, plan.mr) {
+        (Mode::Winograd, _) => unsafe {
+            let u = packed.expect("winograd: plans run with their filter transforms");
+            winograd_sink_avx2(s, g, plan, input, u, bias, act, Sink::MaxPool2x2(pooled))
+        },
+        (Mode::Padded, 6) => unsafe { padded_pooled_avx2::<6>(s, g, plan, input, weight, bias, act, pooled) },
+        (Mode::Padded, 4) => unsafe { padded_pooled_avx2::<4>(s, g, plan, input, weight, bias, act, pooled) },
+        (Mode::Padded, _) => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
+        _ => unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::MaxPool2x2(pooled)) },
+    }
+}
+
+/// Defines the padded mode's pooled entry point for one instruction set:
+/// [`padded::run_into`] with tiles of `MR` channels × two rows.
+macro_rules! padded_pooled_entry {
+    ($(#[$doc:meta])* $name:ident, $token:ident, $features:literal) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        #[inline(never)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<const MR: usize>(
+            s: $token,
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            weight: &[f32],
+            bias: Option<&[f32]>,
+            act: Activation,
+            pooled: &mut [f32],
+        ) {
+            padded::run_into::<_, MR, 2>(s, g, plan, input, weight, bias, act, padded::Output::MaxPool2x2(pooled))
+        }
+    };
+}
+
+padded_pooled_entry!(
+    /// [`padded::run_into`] on AVX-512F, pooling.
+    padded_pooled_avx512, Avx512, "avx512f"
+);
+padded_pooled_entry!(
+    /// [`padded::run_into`] on AVX2 with FMA, pooling.
+    padded_pooled_avx2, Avx2, "avx2,fma"
+);
