@@ -1,9 +1,9 @@
 //! What the generated code says about one convolution: its kernel's const
 //! parameters, its geometry, and the packed weights its constructor makes
-//! for it (see `cnn_runtime::Packed`).
+//! for it and for each linear layer (see `cnn_runtime::Packed`).
 
 use super::lit;
-use crate::model::{Conv2d, Layer, Model, Shape};
+use crate::model::{Conv2d, Layer, Model, Op, Shape};
 use proc_macro2::{Ident, Span, TokenStream};
 use quote::quote;
 
@@ -68,55 +68,68 @@ pub fn conv_tokens(model: &Model, layer: &Layer) -> Option<ConvTokens> {
     Some(ConvTokens { consts, packed_len })
 }
 
-/// The struct field holding a convolution's packed weights.
+/// The struct field holding a convolution's or linear layer's packed
+/// weights.
 pub fn packed_field(layer: &str) -> Ident {
     Ident::new(&format!("p_{}", super::clean_name(layer)), Span::call_site())
 }
 
-/// Every convolution with a weight tensor (validation gives each one), with
-/// its tokens and the field of its weight.
-fn packed_convs(model: &Model) -> impl Iterator<Item = (&Layer, ConvTokens, Ident)> {
+/// Every layer with packed weights: each convolution and linear layer with
+/// a weight tensor (validation gives each one), with the length of its
+/// packed weights (a constant expression) and the call that packs them
+/// from the weight local `weight` into `out`.
+fn packed_layers(model: &Model) -> impl Iterator<Item = (&Layer, TokenStream, TokenStream)> {
     model.layers.iter().filter_map(|layer| {
-        let tokens = conv_tokens(model, layer)?;
         let weight = layer.weights.iter().find(|w| w.role == "weight")?;
-        Some((layer, tokens, super::field(&layer.name, weight)))
+        let weight = super::field(&layer.name, weight);
+        if let Op::Linear {
+            in_features,
+            out_features,
+            ..
+        } = layer.op
+        {
+            let (n_in, n_out) = (lit(in_features), lit(out_features));
+            let len = quote!(::cnn_runtime::kernels::linear_packed_len(#n_in, #n_out));
+            let pack = quote!(::cnn_runtime::kernels::linear_pack::<#n_in, #n_out, _>(&*#weight, out));
+            return Some((layer, len, pack));
+        }
+        let ConvTokens { consts, packed_len } = conv_tokens(model, layer)?;
+        let pack = quote!(::cnn_runtime::kernels::conv2d_pack::<#consts, _>(&*#weight, out));
+        Some((layer, packed_len, pack))
     })
 }
 
-/// The struct fields of every convolution's packed weights.
+/// The struct fields of every layer's packed weights.
 pub fn packed_fields(model: &Model) -> Vec<TokenStream> {
-    packed_convs(model)
-        .map(|(layer, tokens, _)| {
+    packed_layers(model)
+        .map(|(layer, len, _)| {
             let name = packed_field(&layer.name);
-            let len = tokens.packed_len;
             quote!(#name: ::cnn_runtime::Packed<{ #len }>)
         })
         .collect()
 }
 
-/// The field names of every convolution's packed weights.
+/// The field names of every layer's packed weights.
 pub fn packed_names(model: &Model) -> Vec<Ident> {
-    packed_convs(model)
+    packed_layers(model)
         .map(|(layer, _, _)| packed_field(&layer.name))
         .collect()
 }
 
-/// The constructor statements packing every convolution's weights (after
-/// the weight fields are bound as locals of their field names), each with
-/// the static buffer embedded models pack into.
+/// The constructor statements packing every layer's weights (after the
+/// weight fields are bound as locals of their field names), each with the
+/// static buffer embedded models pack into.
 pub fn pack_statements(model: &Model) -> Vec<TokenStream> {
-    packed_convs(model)
-        .map(|(layer, ConvTokens { consts, packed_len }, weight)| {
+    packed_layers(model)
+        .map(|(layer, len, pack)| {
             // The packed length is inferred from `CELL` (and in the forward
             // pass from the field), so that it is written out only twice.
             let name = packed_field(&layer.name);
             quote! {
                 let #name = {
-                    static CELL: ::cnn_runtime::__private::PackCell<{ #packed_len }> =
+                    static CELL: ::cnn_runtime::__private::PackCell<{ #len }> =
                         ::cnn_runtime::__private::PackCell::new();
-                    ::cnn_runtime::__private::ParamSource::pack(source, &CELL, |out| {
-                        ::cnn_runtime::kernels::conv2d_pack::<#consts, _>(&*#weight, out)
-                    })
+                    ::cnn_runtime::__private::ParamSource::pack(source, &CELL, |out| #pack)
                 };
             }
         })

@@ -203,15 +203,17 @@ fn layer_step(model: &Model, index: usize, layer: &Layer) -> TokenStream {
         } => {
             let (n_in, n_out) = (lit(*in_features), lit(*out_features));
             let (wt, bias) = (required("weight"), optional("bias"));
-            match act {
-                Some(act) => quote! {
+            let act = act.unwrap_or_else(|| quote!(::cnn_runtime::kernels::Activation::Identity));
+            let packed = super::conv::packed_field(&layer.name);
+            match weight("weight") {
+                Some(_) => quote! {
                     #fresh
-                    ::cnn_runtime::kernels::linear_fused::<#n_in, #n_out>(&*#input, #wt, #bias, #act, #output);
+                    ::cnn_runtime::kernels::linear_prepacked::<#n_in, #n_out, _>(
+                        &*#input, #wt, &self.#packed, #bias, #act, #output,
+                    );
                 },
-                None => quote! {
-                    #fresh
-                    ::cnn_runtime::kernels::linear::<#n_in, #n_out>(&*#input, #wt, #bias, #output);
-                },
+                // Validation gives every linear layer its weight.
+                None => quote!(::core::unreachable!();),
             }
         }
         Op::Flatten => {

@@ -25,6 +25,7 @@ use super::window::{conv_axis_ok, mul_add, product};
 pub use global_avg::conv2d_global_avg;
 pub use max_pooled::conv2d_max_pool2x2;
 use plan::{Mode, Plan};
+pub(crate) use prepacked::Layout;
 pub use prepacked::{conv2d_pack, conv2d_packed_len, conv2d_prepacked, PackLayout};
 
 /// The shape of one [`conv2d`] call as plain numbers, so one core function
@@ -368,7 +369,7 @@ impl Plans {
     fn with_packed<'a>(&self, packed: Option<(&'a [f32], PackLayout)>) -> (Option<(Isa, &Plan)>, Option<&'a [f32]>) {
         let chosen = self.chosen();
         let packed = match (chosen, packed) {
-            (Some((_, plan)), Some((data, layout))) if layout.plan() == plan => Some(data),
+            (Some((_, plan)), Some((data, layout))) if layout.plan() == Some(plan) => Some(data),
             _ => None,
         };
         match chosen {

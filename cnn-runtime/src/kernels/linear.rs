@@ -1,12 +1,16 @@
 //! Fully connected layer (PyTorch `Linear`).
 
+mod columns;
 mod gemv;
 #[cfg(target_arch = "x86_64")]
 mod x86;
 
+use super::conv2d::Layout;
 use super::epilogue::Activation;
 use super::isa::{self, Isa};
 use super::window::dot;
+use crate::kernels::PackLayout;
+use crate::Packed;
 
 /// The shape of one [`linear`] call as plain numbers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,6 +53,97 @@ pub fn linear_fused<const IN: usize, const OUT: usize>(
         act,
         output,
     );
+}
+
+/// Floats of packed weights a linear layer of `in_features` × `out_features`
+/// can use: its weights in column blocks for AVX2 (see [`linear_pack`]), or
+/// 0 when it has fewer than 64 outputs, no inputs, and on targets other
+/// than x86-64. The generated code sizes each layer's [`Packed`] with it.
+///
+/// ```
+/// use cnn_runtime::kernels::linear_packed_len;
+///
+/// // LeNet-5's fc1: 120 outputs, 15 vectors of eight, one block.
+/// let len = linear_packed_len(400, 120);
+/// assert!(len == 0 || len == 400 * 120);
+/// // Ten outputs: the row-major product, nothing packed.
+/// assert_eq!(linear_packed_len(84, 10), 0);
+/// ```
+pub const fn linear_packed_len(in_features: usize, out_features: usize) -> usize {
+    if !cfg!(target_arch = "x86_64") || in_features == 0 {
+        return 0;
+    }
+    match columns::blocking(out_features, 8) {
+        Some((blocks, vectors)) => blocks * in_features * vectors * 8,
+        None => 0,
+    }
+}
+
+/// Lays out a linear layer's weights (`[OUT][IN]`, PyTorch's order) once,
+/// for [`linear_prepacked`]: when the kernels run on AVX2, in blocks of up
+/// to 15 vectors of outputs, `[block][input][output]`, so that a call reads
+/// them as one contiguous stream (on AVX-512, the portable path, or with
+/// `N == 0`, nothing is packed and `None` returned). `out` must start
+/// zeroed. `N` must be 0 or [`linear_packed_len`]`(IN, OUT)`.
+///
+/// ```
+/// use cnn_runtime::kernels::{linear_fused, linear_pack, linear_packed_len, linear_prepacked, Activation};
+/// use cnn_runtime::Packed;
+///
+/// const N: usize = linear_packed_len(16, 64);
+/// let weight: [[f32; 16]; 64] = core::array::from_fn(|o| core::array::from_fn(|i| (o as f32 - i as f32) / 64.0));
+/// let packed = Packed::<N>::from_fn(|out| linear_pack(&weight, out));
+/// let input = [0.5f32; 16];
+/// let (mut got, mut want) = ([0.0f32; 64], [0.0f32; 64]);
+/// linear_prepacked(&input, &weight, &packed, None, Activation::Relu, &mut got);
+/// linear_fused(&input, &weight, None, Activation::Relu, &mut want);
+/// for (g, w) in got.iter().zip(&want) {
+///     assert!((g - w).abs() <= 1e-5);
+/// }
+/// ```
+pub fn linear_pack<const IN: usize, const OUT: usize, const N: usize>(
+    weight: &[[f32; IN]; OUT],
+    out: &mut [f32; N],
+) -> Option<PackLayout> {
+    const {
+        assert!(
+            N == 0 || N == linear_packed_len(IN, OUT),
+            "linear_pack: N must be 0 or linear_packed_len"
+        )
+    };
+    if N == 0 || isa::active() != Isa::Avx2 {
+        return None;
+    }
+    let blocking = columns::blocking(OUT, 8)?;
+    columns::pack(weight.as_flattened(), IN, OUT, blocking, 8, out);
+    Some(PackLayout(Layout::LinearAvx2 { vectors: blocking.1 }))
+}
+
+/// [`linear_fused`] reading the weights [`linear_pack`] laid out, when they
+/// were packed for the instruction set the kernels run on now; otherwise
+/// (and with [`Packed::NONE`]) the same as [`linear_fused`] on `weight`.
+/// The sums run in another order than [`linear_fused`]'s, so results may
+/// differ in the last bits.
+pub fn linear_prepacked<const IN: usize, const OUT: usize, const N: usize>(
+    input: &[f32; IN],
+    weight: &[[f32; IN]; OUT],
+    packed: &Packed<N>,
+    bias: Option<&[f32; OUT]>,
+    act: Activation,
+    output: &mut [f32; OUT],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some((data, PackLayout(Layout::LinearAvx2 { vectors }))) = packed.get() {
+        if isa::active() == Isa::Avx2 {
+            let bias = bias.map(|b| b.as_slice());
+            // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2
+            // and FMA.
+            unsafe { x86::columns_avx2(vectors, input, data, bias, act, output) };
+            return;
+        }
+    }
+    let _ = packed;
+    linear_fused(input, weight, bias, act, output);
 }
 
 /// The run-time-shaped core of [`linear`], on flat slices.
@@ -258,5 +353,60 @@ mod tests {
         let mut out = [f32::NAN; 2];
         linear::<0, 2>(&[], &[[], []], Some(&[1.0, 2.0]), &mut out);
         assert_eq!(out, [1.0, 2.0]);
+    }
+
+    /// Packed (column blocks on AVX2) against the reference, through each
+    /// activation, on every instruction set: packing happens only where the
+    /// kernels run on AVX2, and is read only there.
+    fn prepacked_case<const IN: usize, const OUT: usize, const N: usize>() {
+        let mut input = [0.0f32; IN];
+        let mut weight = alloc::boxed::Box::new([[0.0f32; IN]; OUT]);
+        let mut bias = [0.0f32; OUT];
+        fill(IN as u64 + 3, &mut input);
+        fill(OUT as u64 + 200, weight.as_flattened_mut());
+        fill(9, &mut bias);
+        let g = LinearGeometry {
+            in_features: IN,
+            out_features: OUT,
+        };
+        let mut packed_somewhere = false;
+        for_each_isa(|isa| {
+            let packed = Packed::<N>::from_fn(|out| linear_pack(&weight, out));
+            assert_eq!(packed.is_packed(), isa == Isa::Avx2 && N > 0, "{isa:?} {IN}x{OUT}");
+            packed_somewhere |= packed.is_packed();
+            for act in [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.25)] {
+                for bias in [Some(&bias), None] {
+                    let mut got = [f32::NAN; OUT];
+                    linear_prepacked(&input, &weight, &packed, bias, act, &mut got);
+                    // The activation undone on the reference's side: check the
+                    // product, then that the activation was applied.
+                    let mut plain = [f32::NAN; OUT];
+                    linear_prepacked(&input, &weight, &packed, bias, Activation::Identity, &mut plain);
+                    check_against_reference(&g, &input, weight.as_flattened(), bias.map(|b| &b[..]), &plain);
+                    for (g, p) in got.iter().zip(&plain) {
+                        assert_eq!(g.to_bits(), act.apply(*p).to_bits(), "{isa:?} {act:?}");
+                    }
+                }
+            }
+        });
+        if isa::detected() >= Isa::Avx2 && cfg!(target_arch = "x86_64") && N > 0 {
+            assert!(packed_somewhere, "{IN}x{OUT} never packed");
+        }
+    }
+
+    #[test]
+    fn prepacked_matches_reference() {
+        // LeNet-5's fc1 (one block of 15) and fc2 (11 vectors, a ragged one).
+        prepacked_case::<400, 120, { linear_packed_len(400, 120) }>();
+        prepacked_case::<120, 84, { linear_packed_len(120, 84) }>();
+        // CIFAR VGG's fc1: three blocks of 11 vectors, the last one short.
+        prepacked_case::<2048, 256, { linear_packed_len(2048, 256) }>();
+        // One input; the smallest layer with column blocks.
+        prepacked_case::<1, 64, { linear_packed_len(1, 64) }>();
+        // Two blocks of 8 (16 vectors) and an odd width past them.
+        prepacked_case::<33, 121, { linear_packed_len(33, 121) }>();
+        // Too few outputs: nothing packed.
+        assert_eq!(linear_packed_len(84, 10), 0);
+        prepacked_case::<84, 10, 0>();
     }
 }

@@ -98,7 +98,7 @@ pub use conv2d::{
     Conv2dGeometry, PackLayout,
 };
 pub use epilogue::Activation;
-pub use linear::{linear, linear_fused, LinearGeometry};
+pub use linear::{linear, linear_fused, linear_pack, linear_packed_len, linear_prepacked, LinearGeometry};
 pub use max_pool::{max_pool2d, min_pool2d, Pool2dGeometry};
 pub use shape::ChwShape;
 pub use softmax::{softmax, softmax_channels};

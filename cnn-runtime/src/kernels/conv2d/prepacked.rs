@@ -8,17 +8,32 @@ use super::{conv2d_kernel, direct, winograd, Conv2dGeometry, Plans};
 use crate::kernels::epilogue::Activation;
 use crate::Packed;
 
-/// Which plan a convolution's packed weights are laid out for: an opaque
-/// token returned by [`conv2d_pack`] and kept in a [`Packed`]. The kernel
-/// reads packed weights only when it runs that very plan (the instruction
-/// set or the Winograd switch may differ between packing and use, e.g. in
-/// tests that force a weaker path).
+/// Which layout a layer's packed weights are in: an opaque token returned
+/// by [`conv2d_pack`] or [`crate::kernels::linear_pack`] and kept in a
+/// [`Packed`]. A convolution reads packed weights only when it runs that
+/// very plan (the instruction set or the Winograd switch may differ between
+/// packing and use, e.g. in tests that force a weaker path); a linear layer
+/// only on the instruction set they were packed for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PackLayout(pub(super) Plan);
+pub struct PackLayout(pub(crate) Layout);
+
+/// What a [`PackLayout`] says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Layout {
+    /// A convolution's weights, for this plan.
+    Conv(Plan),
+    /// A linear layer's weights in blocks of `vectors` AVX2 vectors of
+    /// outputs (see `linear::columns`).
+    LinearAvx2 { vectors: usize },
+}
 
 impl PackLayout {
-    pub(super) fn plan(&self) -> &Plan {
-        &self.0
+    /// The convolution plan the weights are laid out for, if any.
+    pub(super) fn plan(&self) -> Option<&Plan> {
+        match &self.0 {
+            Layout::Conv(plan) => Some(plan),
+            Layout::LinearAvx2 { .. } => None,
+        }
     }
 }
 
@@ -145,12 +160,12 @@ fn pack(g: &Conv2dGeometry, plans: &Plans, weight: &[f32], out: &mut [f32]) -> O
                 // AVX2 and FMA.
                 unsafe { super::x86::pack_direct_avx2(g, plan, weight, out) };
             }
-            return Some(PackLayout(*plan));
+            return Some(PackLayout(Layout::Conv(*plan)));
         }
         let lanes = if avx512 { plan::AVX512.lanes } else { plan::AVX2.lanes };
         if plan.mode == Mode::Winograd && out.len() >= winograd::plan::packed_len(g, lanes) {
             winograd::filter::pack(g, &plan.winograd, lanes, weight, out);
-            return Some(PackLayout(*plan));
+            return Some(PackLayout(Layout::Conv(*plan)));
         }
     }
     let _ = (g, plans, weight, out);

@@ -905,9 +905,9 @@ fn dispatch_follows_the_winograd_switch() {
     let bias = fill_vec(3, g.cout);
     let u = filter_transforms(&plan::AVX512, &with, &g, &weight).expect("a Winograd plan");
     let plans = Plans::new(&g);
-    let for_with = Some((&u[..], PackLayout(with)));
+    let for_with = Some((&u[..], PackLayout(Layout::Conv(with))));
     // Laid out for another plan: not read.
-    let for_other = Some((&u[..], PackLayout(without)));
+    let for_other = Some((&u[..], PackLayout(Layout::Conv(without))));
     for (on, packed, plan) in [
         (true, for_with, &with),
         (true, for_other, &without),
@@ -924,7 +924,7 @@ fn dispatch_follows_the_winograd_switch() {
         assert!(
             got.iter().zip(&want).all(|(a, b)| a.to_bits() == b.to_bits()),
             "winograd {on}, {:?} packed, expected {:?}",
-            packed.map(|(_, layout)| layout.plan().mode),
+            packed.map(|(_, layout)| layout.plan().map(|p| p.mode)),
             plan.mode
         );
     }
