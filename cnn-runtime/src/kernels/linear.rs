@@ -73,10 +73,7 @@ pub const fn linear_packed_len(in_features: usize, out_features: usize) -> usize
     if !cfg!(target_arch = "x86_64") || in_features == 0 {
         return 0;
     }
-    match columns::blocking(out_features, 8) {
-        Some((blocks, vectors)) => blocks * in_features * vectors * 8,
-        None => 0,
-    }
+    columns::packed_len(in_features, out_features)
 }
 
 /// Lays out a linear layer's weights (`[OUT][IN]`, PyTorch's order) once,
@@ -114,9 +111,9 @@ pub fn linear_pack<const IN: usize, const OUT: usize, const N: usize>(
     if N == 0 || isa::active() != Isa::Avx2 {
         return None;
     }
-    let blocking = columns::blocking(OUT, 8)?;
-    columns::pack(weight.as_flattened(), IN, OUT, blocking, 8, out);
-    Some(PackLayout(Layout::LinearAvx2 { vectors: blocking.1 }))
+    let (_, vectors) = columns::blocking(OUT)?;
+    columns::pack(weight.as_flattened(), IN, OUT, vectors, out);
+    Some(PackLayout(Layout::LinearAvx2 { vectors }))
 }
 
 /// [`linear_fused`] reading the weights [`linear_pack`] laid out, when they

@@ -587,15 +587,31 @@ fn store_outputs<S: Simd>(
                 // The activation is element-wise, so it goes before the
                 // transpose: matched once per block, not per stored vector.
                 act.apply_tile(s, core::array::from_mut(&mut whole));
-                let block = &mut whole[..lanes];
-                s.transpose(block);
-                let mask = s.first_lanes(np);
-                for (j, &v) in block.iter().enumerate().take(coutg - co0) {
-                    let dst = &mut out[(co0 + j) * out_plane + (oy0 + r) * g.ow + ox0 + px0..][..np];
-                    // SAFETY: the first `np` lanes are `dst`.
-                    unsafe { s.mask_store(dst.as_mut_ptr(), mask, v) };
-                }
+                let at = (oy0 + r) * g.ow + ox0 + px0;
+                let planes = &mut out[co0 * out_plane..];
+                store_transposed(s, &mut whole[..lanes], coutg - co0, (out_plane, at), np, planes);
             }
         }
+    }
+}
+
+/// Transposes `block` (one vector of channels per pixel, `LANES` of them)
+/// and stores its first `np` pixels of each of its first `channels`
+/// channels (at most `LANES`) at `out[c * plane + at ..]`.
+#[inline(always)]
+pub(super) fn store_transposed<S: Simd>(
+    s: S,
+    block: &mut [S::V],
+    channels: usize,
+    (plane, at): (usize, usize),
+    np: usize,
+    out: &mut [f32],
+) {
+    s.transpose(block);
+    let mask = s.first_lanes(np);
+    for (c, &v) in block.iter().enumerate().take(channels) {
+        let dst = &mut out[c * plane + at..][..np];
+        // SAFETY: the first `np` lanes are `dst`.
+        unsafe { s.mask_store(dst.as_mut_ptr(), mask, v) };
     }
 }

@@ -9,7 +9,7 @@
 use super::prepacked::{conv2d_packed_len, geometry};
 use super::{conv2d_kernel, Conv2dGeometry, Plans};
 #[cfg(target_arch = "x86_64")]
-use super::{isa::Isa, plan::Mode, x86};
+use super::{direct::Sink, plan::Mode, x86};
 use crate::kernels::adaptive_pool::adaptive_avg_pool2d;
 use crate::kernels::epilogue::Activation;
 use crate::Packed;
@@ -120,14 +120,9 @@ fn sum_outputs<const N: usize>(
     #[cfg(target_arch = "x86_64")]
     if let (Some((isa, plan)), packed) = plans.with_packed(packed.get()) {
         if matches!(plan.mode, Mode::Direct | Mode::Winograd) {
-            if isa == Isa::Avx512 {
-                // SAFETY: `chosen` returns Avx512 only if the CPU has AVX-512F.
-                unsafe { x86::conv2d_sums_avx512(g, plan, input, weight, packed, bias, act, sums) };
-            } else {
-                // SAFETY: `chosen` returns the AVX2 plan only on CPUs with
-                // AVX2 and FMA.
-                unsafe { x86::conv2d_sums_avx2(g, plan, input, weight, packed, bias, act, sums) };
-            }
+            // SAFETY: `chosen` returns an instruction set only if the CPU has
+            // its features.
+            unsafe { x86::conv2d_sink(isa, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) };
             return true;
         }
     }

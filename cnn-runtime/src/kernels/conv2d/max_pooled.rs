@@ -5,11 +5,11 @@
 //! and only the pooled values are stored. The convolution's outputs are
 //! never written or read back, and the pool makes no pass of its own.
 
-use super::direct::AccLayout;
+use super::direct::{store_transposed, AccLayout};
 use super::prepacked::{conv2d_packed_len, geometry};
 use super::{conv2d_kernel, Conv2dGeometry, Plans};
 #[cfg(target_arch = "x86_64")]
-use super::{isa::Isa, plan::Mode, x86};
+use super::{direct::Sink, isa::Isa, plan::Mode, x86};
 use crate::kernels::epilogue::Activation;
 use crate::kernels::max_pool::{max_pick, max_pool2d_core, Pool2dGeometry};
 use crate::kernels::simd::Simd;
@@ -123,13 +123,13 @@ fn pool_outputs<const N: usize>(
     #[cfg(target_arch = "x86_64")]
     if let (Some((isa, plan)), packed) = plans.with_packed(packed.get()) {
         if fits(g, plan, isa) {
-            if isa == Isa::Avx512 {
-                // SAFETY: `chosen` returns Avx512 only if the CPU has AVX-512F.
-                unsafe { x86::conv2d_pooled_avx512(g, plan, input, weight, packed, bias, act, pooled) };
+            // SAFETY (both): `chosen` returns an instruction set only if the
+            // CPU has its features.
+            if plan.mode == Mode::Padded {
+                unsafe { x86::conv2d_padded_pooled(isa, g, plan, input, weight, bias, act, pooled) };
             } else {
-                // SAFETY: `chosen` returns the AVX2 plan only on CPUs with
-                // AVX2 and FMA.
-                unsafe { x86::conv2d_pooled_avx2(g, plan, input, weight, packed, bias, act, pooled) };
+                let sink = Sink::MaxPool2x2(pooled);
+                unsafe { x86::conv2d_sink(isa, g, plan, input, weight, packed, bias, act, sink) };
             }
             return true;
         }
@@ -144,7 +144,11 @@ fn pool_outputs<const N: usize>(
 /// kernel when its row maxima fit its buffer.
 #[cfg(target_arch = "x86_64")]
 fn fits(g: &Conv2dGeometry, plan: &super::plan::Plan, isa: Isa) -> bool {
-    let lanes = if isa == Isa::Avx512 { 16 } else { 8 };
+    let lanes = if isa == Isa::Avx512 {
+        super::plan::AVX512.lanes
+    } else {
+        super::plan::AVX2.lanes
+    };
     match plan.mode {
         Mode::Winograd => true,
         Mode::Direct => plan.direct.rows.is_multiple_of(2) || plan.direct.rows >= g.oh,
@@ -251,10 +255,11 @@ pub(super) fn store_pooled<S: Simd>(
     let row = d.owp * d.coutp;
     let mut block = [s.zero(); 16];
     for run in 0..runs {
-        // The run's first pooled pixel, as (row, column) within the tile.
-        let mut first = (run, 0);
         for q0 in (0..run_len).step_by(lanes) {
             let np = lanes.min(run_len - q0);
+            // The block's first pooled pixel, as (row, column) within the
+            // tile (a run of whole rows wraps at `pcs == pow`).
+            let first = (run + q0 / pcs, q0 % pcs);
             for co0 in (0..coutg).step_by(lanes) {
                 let (mut pr, mut pc) = first;
                 for (i, v) in block[..lanes].iter_mut().enumerate() {
@@ -283,21 +288,9 @@ pub(super) fn store_pooled<S: Simd>(
                         s.zero()
                     };
                 }
-                let block = &mut block[..lanes];
-                s.transpose(block);
-                let mask = s.first_lanes(np);
                 let at = (py0 + first.0) * pow + px0 + first.1;
-                for (j, &v) in block.iter().enumerate().take(coutg - co0) {
-                    let dst = &mut out[(co0 + j) * pooled_plane + at..][..np];
-                    // SAFETY: the first `np` lanes are `dst`.
-                    unsafe { s.mask_store(dst.as_mut_ptr(), mask, v) };
-                }
-            }
-            for _ in 0..np {
-                first.1 += 1;
-                if first.1 == pcs {
-                    first = (first.0 + 1, 0);
-                }
+                let planes = &mut out[co0 * pooled_plane..];
+                store_transposed(s, &mut block[..lanes], coutg - co0, (pooled_plane, at), np, planes);
             }
         }
     }

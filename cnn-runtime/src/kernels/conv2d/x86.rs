@@ -9,6 +9,7 @@ use super::tiled;
 use super::winograd::{self, micro as winograd_micro};
 use super::{depthwise, pack, padded, padded_pooled, Conv2dGeometry};
 use crate::kernels::epilogue::Activation;
+use crate::kernels::isa::Isa;
 use crate::kernels::simd::{Avx2, Avx512};
 
 /// Implements [`Kernels`] for an instruction-set token, with outlined
@@ -468,7 +469,7 @@ pub(super) unsafe fn pack_direct_avx2(g: &Conv2dGeometry, plan: &Plan, weight: &
 }
 
 /// A direct plan on AVX-512F, its results going to `sink`: the match of
-/// [`conv2d_avx512`]'s direct arm, shared with [`conv2d_sums_avx512`].
+/// [`conv2d_avx512`]'s direct arm, shared with [`conv2d_sink`].
 ///
 /// # Safety
 /// The CPU must support AVX-512F.
@@ -532,14 +533,61 @@ unsafe fn direct_sink_avx2(
     }
 }
 
-/// A direct `plan` on AVX-512F adding each output channel's activated
-/// outputs into `sums` instead of storing them (see `direct::Sink::Sums`).
+/// Defines the entry point running a direct or Winograd plan into a
+/// [`Sink`] for one instruction set: the match of `conv2d_*`'s direct and
+/// Winograd arms, for the fused pools (`Sink::Sums`, `Sink::MaxPool2x2`).
+macro_rules! sink_entry {
+    ($(#[$doc:meta])* $name:ident, $token:ident, $features:literal, $direct:ident, $winograd:ident) => {
+        $(#[$doc])*
+        ///
+        /// # Safety
+        #[doc = concat!("The CPU must support ", $features, ".")]
+        #[target_feature(enable = $features)]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name(
+            g: &Conv2dGeometry,
+            plan: &Plan,
+            input: &[f32],
+            weight: &[f32],
+            packed: Option<&[f32]>,
+            bias: Option<&[f32]>,
+            act: Activation,
+            sink: Sink<'_>,
+        ) {
+            // SAFETY: the caller guarantees the features.
+            let s = unsafe { $token::new_unchecked() };
+            // SAFETY (each arm): as above.
+            match plan.mode {
+                Mode::Winograd => unsafe {
+                    let u = packed.expect("winograd: plans run with their filter transforms");
+                    $winograd(s, g, plan, input, u, bias, act, sink)
+                },
+                Mode::Direct => unsafe { $direct(s, g, plan, input, weight, packed, bias, act, sink) },
+                _ => unreachable!("only direct and Winograd plans run into a sink"),
+            }
+        }
+    };
+}
+
+sink_entry!(
+    /// A direct or Winograd `plan` on AVX-512F, its results going to `sink`.
+    conv2d_sink_avx512, Avx512, "avx512f", direct_sink_avx512, winograd_sink_avx512
+);
+sink_entry!(
+    /// A direct or Winograd `plan` on AVX2 with FMA, its results going to
+    /// `sink`.
+    conv2d_sink_avx2, Avx2, "avx2,fma", direct_sink_avx2, winograd_sink_avx2
+);
+
+/// A direct or Winograd `plan` on `isa` (AVX-512F or AVX2 with FMA), its
+/// results going to `sink` instead of the output planes: a pool fused into
+/// the convolution.
 ///
 /// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
+/// The CPU must support `isa`'s features.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn conv2d_sums_avx512(
+pub(super) unsafe fn conv2d_sink(
+    isa: Isa,
     g: &Conv2dGeometry,
     plan: &Plan,
     input: &[f32],
@@ -547,110 +595,49 @@ pub(super) unsafe fn conv2d_sums_avx512(
     packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
-    sums: &mut [f32],
+    sink: Sink<'_>,
 ) {
-    // SAFETY: the caller guarantees AVX-512F.
-    let s = unsafe { Avx512::new_unchecked() };
-    // SAFETY (each arm): as above.
-    match plan.mode {
-        Mode::Winograd => unsafe {
-            let u = packed.expect("winograd: plans run with their filter transforms");
-            winograd_sink_avx512(s, g, plan, input, u, bias, act, Sink::Sums(sums))
-        },
-        _ => unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) },
+    // SAFETY (each arm): the caller guarantees the features.
+    match isa {
+        Isa::Avx512 => unsafe { conv2d_sink_avx512(g, plan, input, weight, packed, bias, act, sink) },
+        _ => unsafe { conv2d_sink_avx2(g, plan, input, weight, packed, bias, act, sink) },
     }
 }
 
-/// [`conv2d_sums_avx512`] on AVX2 with FMA.
+/// A padded `plan` on `isa` (AVX-512F or AVX2 with FMA) storing the 2×2
+/// max pool of the activated outputs into `pooled` (see
+/// [`super::padded_pooled`]).
 ///
 /// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
+/// The CPU must support `isa`'s features.
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn conv2d_sums_avx2(
+pub(super) unsafe fn conv2d_padded_pooled(
+    isa: Isa,
     g: &Conv2dGeometry,
     plan: &Plan,
     input: &[f32],
     weight: &[f32],
-    packed: Option<&[f32]>,
-    bias: Option<&[f32]>,
-    act: Activation,
-    sums: &mut [f32],
-) {
-    // SAFETY: the caller guarantees AVX2 and FMA.
-    let s = unsafe { Avx2::new_unchecked() };
-    // SAFETY (each arm): as above.
-    match plan.mode {
-        Mode::Winograd => unsafe {
-            let u = packed.expect("winograd: plans run with their filter transforms");
-            winograd_sink_avx2(s, g, plan, input, u, bias, act, Sink::Sums(sums))
-        },
-        _ => unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::Sums(sums)) },
-    }
-}
-
-/// A direct, Winograd or padded `plan` on AVX-512F storing the 2×2 max pool of the
-/// activated outputs into `pooled` instead of the outputs (see
-/// `direct::Sink::MaxPool2x2`).
-///
-/// # Safety
-/// The CPU must support AVX-512F.
-#[target_feature(enable = "avx512f")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn conv2d_pooled_avx512(
-    g: &Conv2dGeometry,
-    plan: &Plan,
-    input: &[f32],
-    weight: &[f32],
-    packed: Option<&[f32]>,
     bias: Option<&[f32]>,
     act: Activation,
     pooled: &mut [f32],
 ) {
-    // SAFETY: the caller guarantees AVX-512F.
-    let s = unsafe { Avx512::new_unchecked() };
-    // SAFETY (each arm): as above.
-    match (plan.mode, plan.mr) {
-        (Mode::Winograd, _) => unsafe {
-            let u = packed.expect("winograd: plans run with their filter transforms");
-            winograd_sink_avx512(s, g, plan, input, u, bias, act, Sink::MaxPool2x2(pooled))
-        },
-        (Mode::Padded, 8) => unsafe { padded_pooled_avx512::<8>(s, g, plan, input, weight, bias, act, pooled) },
-        (Mode::Padded, 6) => unsafe { padded_pooled_avx512::<6>(s, g, plan, input, weight, bias, act, pooled) },
-        (Mode::Padded, 12) => unsafe { padded_pooled_avx512::<12>(s, g, plan, input, weight, bias, act, pooled) },
-        (Mode::Padded, _) => unreachable!("AVX-512 plans use the shapes of plan::AVX512"),
-        _ => unsafe { direct_sink_avx512(s, g, plan, input, weight, packed, bias, act, Sink::MaxPool2x2(pooled)) },
-    }
-}
-
-/// [`conv2d_pooled_avx512`] on AVX2 with FMA.
-///
-/// # Safety
-/// The CPU must support AVX2 and FMA.
-#[target_feature(enable = "avx2,fma")]
-#[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn conv2d_pooled_avx2(
-    g: &Conv2dGeometry,
-    plan: &Plan,
-    input: &[f32],
-    weight: &[f32],
-    packed: Option<&[f32]>,
-    bias: Option<&[f32]>,
-    act: Activation,
-    pooled: &mut [f32],
-) {
-    // SAFETY: the caller guarantees AVX2 and FMA.
-    let s = unsafe { Avx2::new_unchecked() };
-    // SAFETY (each arm): as above.
-    match (plan.mode, plan.mr) {
-        (Mode::Winograd, _) => unsafe {
-            let u = packed.expect("winograd: plans run with their filter transforms");
-            winograd_sink_avx2(s, g, plan, input, u, bias, act, Sink::MaxPool2x2(pooled))
-        },
-        (Mode::Padded, 6) => unsafe { padded_pooled_avx2::<6>(s, g, plan, input, weight, bias, act, pooled) },
-        (Mode::Padded, 4) => unsafe { padded_pooled_avx2::<4>(s, g, plan, input, weight, bias, act, pooled) },
-        (Mode::Padded, _) => unreachable!("AVX2 plans use the shapes of plan::AVX2"),
-        _ => unsafe { direct_sink_avx2(s, g, plan, input, weight, packed, bias, act, Sink::MaxPool2x2(pooled)) },
+    // SAFETY (each arm): the caller guarantees the features, and the token
+    // is made only for the instruction set they are.
+    unsafe {
+        match (isa, plan.mr) {
+            (Isa::Avx512, 8) => {
+                padded_pooled_avx512::<8>(Avx512::new_unchecked(), g, plan, input, weight, bias, act, pooled)
+            }
+            (Isa::Avx512, 6) => {
+                padded_pooled_avx512::<6>(Avx512::new_unchecked(), g, plan, input, weight, bias, act, pooled)
+            }
+            (Isa::Avx512, 12) => {
+                padded_pooled_avx512::<12>(Avx512::new_unchecked(), g, plan, input, weight, bias, act, pooled)
+            }
+            (Isa::Avx2, 6) => padded_pooled_avx2::<6>(Avx2::new_unchecked(), g, plan, input, weight, bias, act, pooled),
+            (Isa::Avx2, 4) => padded_pooled_avx2::<4>(Avx2::new_unchecked(), g, plan, input, weight, bias, act, pooled),
+            _ => unreachable!("padded plans use the shapes of plan::AVX512 and plan::AVX2"),
+        }
     }
 }
 

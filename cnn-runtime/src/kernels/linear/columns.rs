@@ -1,5 +1,5 @@
 //! The linear layer on weights packed once at load into column blocks:
-//! `[block][input][vectors × lanes outputs]`, the outputs zero-padded to
+//! `[block][input][vectors × LANES outputs]`, the outputs zero-padded to
 //! whole blocks. Each block's outputs stay in `vectors` accumulators while
 //! its weights stream in as one contiguous run, a broadcast input times one
 //! weight vector per accumulator.
@@ -20,11 +20,13 @@ pub(crate) const MAX_VECTORS: usize = 15;
 /// the latency, and the row-major product is used instead.
 pub(crate) const MIN_VECTORS: usize = 8;
 
-/// The blocking of a layer with `outputs` outputs and `lanes` floats per
-/// vector, as (blocks, vectors per block), or `None` when it has too few
-/// outputs to take column blocks.
-pub(crate) const fn blocking(outputs: usize, lanes: usize) -> Option<(usize, usize)> {
-    let vectors = outputs.div_ceil(lanes);
+/// Floats per vector of the blocks: they are laid out for AVX2.
+pub(crate) const LANES: usize = 8;
+
+/// The blocking of a layer with `outputs` outputs, as (blocks, vectors per
+/// block), or `None` when it has too few outputs to take column blocks.
+pub(crate) const fn blocking(outputs: usize) -> Option<(usize, usize)> {
+    let vectors = outputs.div_ceil(LANES);
     if vectors < MIN_VECTORS {
         return None;
     }
@@ -32,19 +34,21 @@ pub(crate) const fn blocking(outputs: usize, lanes: usize) -> Option<(usize, usi
     Some((blocks, vectors.div_ceil(blocks)))
 }
 
+/// Floats of a layer's column blocks (0 when it takes none).
+pub(crate) const fn packed_len(inputs: usize, outputs: usize) -> usize {
+    match blocking(outputs) {
+        Some((blocks, vectors)) => blocks * inputs * vectors * LANES,
+        None => 0,
+    }
+}
+
 /// Lays out `weight` (`[out][in]`, PyTorch's order) in column blocks of
-/// `vectors` vectors into `out`, which must hold `blocks × in × vectors ×
-/// lanes` floats and be zeroed.
-pub(crate) fn pack(
-    weight: &[f32],
-    inputs: usize,
-    outputs: usize,
-    (blocks, vectors): (usize, usize),
-    lanes: usize,
-    out: &mut [f32],
-) {
-    let width = vectors * lanes;
-    assert!(weight.len() == inputs * outputs && out.len() == blocks * inputs * width && outputs <= blocks * width);
+/// `vectors` vectors into `out`, which must hold [`packed_len`] floats and
+/// be zeroed.
+pub(crate) fn pack(weight: &[f32], inputs: usize, outputs: usize, vectors: usize, out: &mut [f32]) {
+    let width = vectors * LANES;
+    assert!(weight.len() == inputs * outputs && out.len() == packed_len(inputs, outputs));
+    assert!(blocking(outputs).is_some_and(|(blocks, v)| v == vectors && outputs <= blocks * width));
     for (o, row) in weight.chunks_exact(inputs).enumerate() {
         let (b, col) = (o / width, o % width);
         for (i, &w) in row.iter().enumerate() {
@@ -68,6 +72,7 @@ pub(crate) fn run<S: Simd, const NV: usize>(
     output: &mut [f32],
 ) {
     let lanes = S::LANES;
+    assert_eq!(lanes, LANES, "linear columns: blocks are laid out for AVX2 vectors");
     let (n, width) = (input.len(), NV * lanes);
     let blocks = output.len().div_ceil(width);
     assert!(
