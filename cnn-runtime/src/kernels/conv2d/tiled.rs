@@ -82,22 +82,20 @@ pub(crate) fn run<S: Kernels, const MR: usize, const NV: usize>(
                         (0, None) => Start::Zero,
                         _ => Start::Output,
                     };
-                    for v0 in (0..tile.np).step_by(NV * S::LANES) {
-                        let blk = Block {
-                            a: gw,
-                            a_off: co0 * k + k0,
-                            lda: k,
-                            b,
-                            b_off: b_off + v0,
-                            ldb,
-                            kc,
-                            rows,
-                            pixels: (tile.np - v0).min(NV * S::LANES),
-                            ldc: out_plane,
-                            c_off: co0 * out_plane + tile.p0 + v0,
-                        };
-                        s.micro::<MR, NV>(&blk, gout, start, panel_act);
-                    }
+                    let blk = Block {
+                        a: gw,
+                        a_off: co0 * k + k0,
+                        lda: k,
+                        b,
+                        b_off,
+                        ldb,
+                        kc,
+                        rows,
+                        pixels: tile.np,
+                        ldc: out_plane,
+                        c_off: co0 * out_plane + tile.p0,
+                    };
+                    s.micro::<MR, NV>(&blk, gout, start, panel_act);
                 }
             }
         }
