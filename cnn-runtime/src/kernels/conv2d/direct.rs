@@ -14,6 +14,7 @@
 pub(crate) mod micro;
 
 use super::kernels::Kernels;
+use super::padded::copy_row;
 use super::plan::{direct_interior, DirectPlan, Plan, DIRECT_ACC_FLOATS, DIRECT_WT_FLOATS, DIRECT_XP_FLOATS};
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
@@ -451,6 +452,12 @@ fn transpose_weights<S: Simd>(
 /// Copies padded columns `c0 .. c0 + width` of input rows `iy0 .. iy0 +
 /// rows` of each channel of `input` into `xp` (`[channel][row][width]`):
 /// padded column `c` is input column `c - pl`, zero outside the input.
+///
+/// Each row's input columns are copied by [`copy_row`] and its padding
+/// columns zeroed one by one: no masked load or store for a window whose
+/// input run is whole vectors (AMD's are slow: with a masked load and a
+/// masked store per row, the copies were 4% of MobileNet's stride-2 layer
+/// on Zen 3).
 #[inline(always)]
 fn pad_rows<S: Simd>(
     s: S,
@@ -460,60 +467,25 @@ fn pad_rows<S: Simd>(
     (c0, width): (usize, usize),
     xp: &mut [f32],
 ) {
-    let lanes = S::LANES;
     let plane = g.h * g.w;
     assert!(iy0 + rows <= g.h && xp.len() == input.len() / plane * rows * width);
     if xp.is_empty() {
         return;
     }
-    // Per vector of a window row: the lanes that are input columns, and the
-    // lanes that are inside the window. The same for every row.
-    let vectors = width.div_ceil(lanes);
-    assert!(vectors <= MAX_ROW_VECTORS, "direct: padded row too wide");
-    let mut load_bits = [0u32; MAX_ROW_VECTORS];
-    let mut store_bits = [0u32; MAX_ROW_VECTORS];
-    for (j, (load, store)) in load_bits.iter_mut().zip(&mut store_bits).enumerate().take(vectors) {
-        // Padded columns `c0 + j * lanes + i`; input columns are `pl .. pl + w`.
-        let first = c0 + j * lanes;
-        let lo = g.pl.clamp(first, first + lanes) - first;
-        let hi = (g.pl + g.w).clamp(first, first + lanes) - first;
-        *load = ((1u64 << hi) - (1u64 << lo)) as u32;
-        *store = ((1u64 << (width - j * lanes).min(lanes)) - 1) as u32;
-    }
-    // A row's last vector is stored whole, running into the rows after it,
-    // which are written later: only the vectors that would run past the
-    // copy's end take a masked store (slow on AMD: about 3% of MobileNet's
-    // stride-2 layer on Zen 3 when every row ended in one).
-    let (len, dst) = (xp.len(), xp.as_mut_ptr());
-    for c in 0..xp.len() / (rows * width) {
-        for r in 0..rows {
+    // The window's input columns, as window offsets `lo .. hi` (input
+    // columns are padded columns `pl .. pl + w`). The same for every row.
+    let lo = g.pl.clamp(c0, c0 + width) - c0;
+    let hi = (g.pl + g.w).clamp(c0, c0 + width) - c0;
+    let from = (c0 + lo).saturating_sub(g.pl);
+    for (c, dst_rows) in xp.chunks_exact_mut(rows * width).enumerate() {
+        for (r, dst) in dst_rows.chunks_exact_mut(width).enumerate() {
             let src = &input[c * plane + (iy0 + r) * g.w..][..g.w];
-            let row = c * rows + r;
-            for j in 0..vectors {
-                let first = c0 + j * lanes;
-                let p = src.as_ptr().wrapping_offset(first as isize - g.pl as isize);
-                let at = row * width + j * lanes;
-                // SAFETY: an enabled lane `i` reads input column `first + i -
-                // pl` in `0 .. w`, inside `src`; disabled lanes are not
-                // accessed. The store writes floats `at + i` of `xp` for
-                // enabled lanes `i`: a whole vector only if it ends inside
-                // `xp`, else the lanes inside the row.
-                unsafe {
-                    let v = s.maskz_load(p, s.mask_from_bits(load_bits[j]));
-                    if at + lanes <= len {
-                        s.store(dst.add(at), v);
-                    } else {
-                        s.mask_store(dst.add(at), s.mask_from_bits(store_bits[j]), v);
-                    }
-                }
-            }
+            dst[..lo].fill(0.0);
+            dst[hi..].fill(0.0);
+            copy_row(s, &src[from..][..hi - lo], &mut dst[lo..hi]);
         }
     }
 }
-
-/// Most vectors in a zero-padded input row (the plan keeps a row within
-/// `DIRECT_XP_FLOATS`).
-const MAX_ROW_VECTORS: usize = DIRECT_XP_FLOATS / 8;
 
 /// Adds, per channel, the tile's activated outputs (`acc` at
 /// `(r * owp + ox) * coutp + co`, columns `ox < cols`, rows `r < rows`)
