@@ -14,6 +14,14 @@ use crate::kernels::simd::{Avx2, Avx512};
 
 /// Implements [`Kernels`] for an instruction-set token, with outlined
 /// `#[target_feature]` functions.
+///
+/// Each method calls its `imp` through `call`, a `#[target_feature]`
+/// function marked `#[inline]`. rustc puts the `noinline` of a
+/// `#[target_feature]` function on its call sites, and only on those in
+/// callers with the same features: called straight from these featureless
+/// methods, `imp` was inlined once the method was inlined into a kernel
+/// body, which fat LTO does (the stride-2 direct layer of MobileNet's block
+/// ran 8% slower, its register tiles inlined into the tile loops).
 macro_rules! kernels {
     ($token:ident, $features:literal) => {
         impl Kernels for $token {
@@ -40,8 +48,22 @@ macro_rules! kernels {
                 ) {
                     depthwise::run(s, g, input, weight, bias, act, output)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call(
+                    s: $token,
+                    g: &Conv2dGeometry,
+                    input: &[f32],
+                    weight: &[f32],
+                    bias: Option<&[f32]>,
+                    act: Activation,
+                    output: &mut [f32],
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp(s, g, input, weight, bias, act, output) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp(self, g, input, weight, bias, act, output) }
+                unsafe { call(self, g, input, weight, bias, act, output) }
             }
 
             #[inline(always)]
@@ -67,8 +89,22 @@ macro_rules! kernels {
                 ) {
                     pack::flat(s, g, input, pixels, ks, panel, ldb)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call(
+                    s: $token,
+                    g: &Conv2dGeometry,
+                    input: &[f32],
+                    pixels: (usize, usize),
+                    ks: (usize, usize),
+                    panel: &mut [f32],
+                    ldb: usize,
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp(s, g, input, pixels, ks, panel, ldb) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp(self, g, input, pixels, ks, panel, ldb) }
+                unsafe { call(self, g, input, pixels, ks, panel, ldb) }
             }
 
             #[inline(always)]
@@ -97,8 +133,24 @@ macro_rules! kernels {
                 ) {
                     pack::rows(s, g, input, rows, cols, ks, panel, ldb)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                #[allow(clippy::too_many_arguments)]
+                unsafe fn call(
+                    s: $token,
+                    g: &Conv2dGeometry,
+                    input: &[f32],
+                    rows: (usize, usize),
+                    cols: (usize, usize),
+                    ks: (usize, usize),
+                    panel: &mut [f32],
+                    ldb: usize,
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp(s, g, input, rows, cols, ks, panel, ldb) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp(self, g, input, rows, cols, ks, panel, ldb) }
+                unsafe { call(self, g, input, rows, cols, ks, panel, ldb) }
             }
 
             #[inline(always)]
@@ -120,8 +172,20 @@ macro_rules! kernels {
                 ) {
                     micro::run::<$token, MR, NV>(s, blk, c, start, act)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call<const MR: usize, const NV: usize>(
+                    s: $token,
+                    blk: &Block<'_>,
+                    c: &mut [f32],
+                    start: Start<'_>,
+                    act: Activation,
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp::<MR, NV>(s, blk, c, start, act) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp::<MR, NV>(self, blk, c, start, act) }
+                unsafe { call::<MR, NV>(self, blk, c, start, act) }
             }
 
             #[inline(always)]
@@ -143,8 +207,20 @@ macro_rules! kernels {
                 ) {
                     padded::tile::<$token, MR, NV>(s, blk, c, bias, act)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call<const MR: usize, const NV: usize>(
+                    s: $token,
+                    blk: &padded::Block<'_>,
+                    c: &mut [f32],
+                    bias: Option<&[f32]>,
+                    act: Activation,
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp::<MR, NV>(s, blk, c, bias, act) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp::<MR, NV>(self, blk, c, bias, act) }
+                unsafe { call::<MR, NV>(self, blk, c, bias, act) }
             }
 
             #[inline(always)]
@@ -166,8 +242,20 @@ macro_rules! kernels {
                 ) {
                     padded_pooled::tile::<$token, MR>(s, blk, rows, bias, act)
                 }
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call<const MR: usize>(
+                    s: $token,
+                    blk: &padded::Block<'_>,
+                    rows: &mut [f32],
+                    bias: Option<&[f32]>,
+                    act: Activation,
+                ) {
+                    // SAFETY: the token proves the CPU has these features.
+                    unsafe { imp::<MR>(s, blk, rows, bias, act) }
+                }
                 // SAFETY: the token proves the CPU has these features.
-                unsafe { imp::<MR>(self, blk, rows, bias, act) }
+                unsafe { call::<MR>(self, blk, rows, bias, act) }
             }
 
             #[inline(always)]
@@ -188,13 +276,25 @@ macro_rules! kernels {
                 ) {
                     direct_micro::run::<$token, P, CB, STRIDE>(s, blk, acc, start)
                 }
-                // SAFETY (each arm): the token proves the CPU has these features.
-                match cb {
-                    1 => unsafe { imp::<P, 1, STRIDE>(self, blk, acc, start) },
-                    2 => unsafe { imp::<P, 2, STRIDE>(self, blk, acc, start) },
-                    3 => unsafe { imp::<P, 3, STRIDE>(self, blk, acc, start) },
-                    _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call<const P: usize, const STRIDE: usize>(
+                    s: $token,
+                    cb: usize,
+                    blk: &direct_micro::Block<'_>,
+                    acc: &mut [f32],
+                    start: direct_micro::Start<'_>,
+                ) {
+                    // SAFETY (each arm): the token proves the CPU has these features.
+                    match cb {
+                        1 => unsafe { imp::<P, 1, STRIDE>(s, blk, acc, start) },
+                        2 => unsafe { imp::<P, 2, STRIDE>(s, blk, acc, start) },
+                        3 => unsafe { imp::<P, 3, STRIDE>(s, blk, acc, start) },
+                        _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
+                    }
                 }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { call::<P, STRIDE>(self, cb, blk, acc, start) }
             }
 
             #[inline(always)]
@@ -215,14 +315,26 @@ macro_rules! kernels {
                 ) {
                     winograd_micro::run::<$token, T, CB>(s, blk, m, accumulate)
                 }
-                // SAFETY (each arm): the token proves the CPU has these features.
-                match cb {
-                    1 => unsafe { imp::<T, 1>(self, blk, m, accumulate) },
-                    2 => unsafe { imp::<T, 2>(self, blk, m, accumulate) },
-                    3 => unsafe { imp::<T, 3>(self, blk, m, accumulate) },
-                    4 => unsafe { imp::<T, 4>(self, blk, m, accumulate) },
-                    _ => unreachable!("Winograd tiles have 1 to MAX_CB channel vectors"),
+                #[target_feature(enable = $features)]
+                #[inline]
+                unsafe fn call<const T: usize>(
+                    s: $token,
+                    cb: usize,
+                    blk: &winograd_micro::Block<'_>,
+                    m: &mut [f32],
+                    accumulate: bool,
+                ) {
+                    // SAFETY (each arm): the token proves the CPU has these features.
+                    match cb {
+                        1 => unsafe { imp::<T, 1>(s, blk, m, accumulate) },
+                        2 => unsafe { imp::<T, 2>(s, blk, m, accumulate) },
+                        3 => unsafe { imp::<T, 3>(s, blk, m, accumulate) },
+                        4 => unsafe { imp::<T, 4>(s, blk, m, accumulate) },
+                        _ => unreachable!("Winograd tiles have 1 to MAX_CB channel vectors"),
+                    }
                 }
+                // SAFETY: the token proves the CPU has these features.
+                unsafe { call::<T>(self, cb, blk, m, accumulate) }
             }
         }
     };
