@@ -318,12 +318,13 @@ fn wrapper_timings() {
     std::println!("lenet conv1 wrapper {:7.2} us", best * 1e6);
 }
 
-/// Depthwise 3×3 stride-1 layers, the framed kernel's (AVX2) and the
-/// general one's (AVX-512): planes narrower than a vector, exactly one,
-/// ragged and MobileNet's 56 wide; heights that leave a partial block of
-/// rows; padding 0 to 2 with the bottom's implied by the output height;
-/// channel multipliers 1 to 3; every fused activation, with and without
-/// bias.
+/// Depthwise 3×3 stride-1 layers, the framed kernel's (both of its AVX-512
+/// blocks: 16 rows take 8-row blocks, the others 7) and the general one's
+/// (a plane too large for the frame): planes narrower than a vector,
+/// exactly one, ragged and MobileNet's 56 wide; heights that leave a
+/// partial block of rows; padding 0 to 2 with the bottom's implied by the
+/// output height; channel multipliers 1 to 3; every fused activation, with
+/// and without bias.
 #[test]
 fn depthwise_3x3_matches_reference_then_activation() {
     use crate::kernels::test_util::fill_vec;
@@ -342,6 +343,8 @@ fn depthwise_3x3_matches_reference_then_activation() {
         (5, 1, 11, 56, 1, 10),
         (2, 1, 56, 56, 1, 56),
         (1, 2, 6, 23, 1, 6),
+        (2, 1, 16, 20, 1, 16),
+        (1, 1, 100, 120, 1, 100),
     ]
     .iter()
     .enumerate()
