@@ -20,9 +20,10 @@ const FRAMED_BLOCK: (usize, usize) = (4, 1);
 /// The framed kernel's blocks with 32 registers, (output rows, vectors):
 /// fourteen or sixteen accumulators beside the nine taps. On a Xeon
 /// (AVX-512) MobileNet's 56x56 layer took 36.1 µs in the general kernel,
-/// 30.9 µs framed in 7 x 2 blocks and 32.1 to 32.2 µs in 8 x 2, 4 x 4 and
-/// 4 x 2 (best of five alternating runs each); of the two rows per block,
-/// the one leaving fewer rows past the plane's end is taken.
+/// 30.9 µs framed in 7 x 2 blocks, 32.2 in 8 x 2 and 32.1 in 4 x 4 and
+/// 4 x 2 (best of five alternating runs each; a later six: 7 x 2 31.4, 8 x
+/// 2 31.8). Of the two rows per block, the one leaving fewer rows past the
+/// plane's end is taken.
 const FRAMED_BLOCKS_WIDE: [(usize, usize); 2] = [(7, 2), (8, 2)];
 
 /// Of [`FRAMED_BLOCKS_WIDE`], the one computing the fewest rows past the
