@@ -454,7 +454,7 @@ fn transpose_weights<S: Simd>(
 /// padded column `c` is input column `c - pl`, zero outside the input.
 ///
 /// Each row's input columns are copied by [`copy_row`] and its padding
-/// columns zeroed one by one: no masked load or store for a window whose
+/// columns zeroed with `fill`: no masked load or store for a window whose
 /// input run is whole vectors (AMD's are slow: with a masked load and a
 /// masked store per row, the copies were 4% of MobileNet's stride-2 layer
 /// on Zen 3).
