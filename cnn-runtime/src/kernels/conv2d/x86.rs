@@ -12,22 +12,56 @@ use crate::kernels::epilogue::Activation;
 use crate::kernels::isa::Isa;
 use crate::kernels::simd::{Avx2, Avx512};
 
-/// Implements [`Kernels`] for an instruction-set token, with outlined
-/// `#[target_feature]` functions.
+/// Defines `$name`, an `#[inline]` `#[target_feature]` trampoline around
+/// an `#[inline(never)]` `#[target_feature]` function running `$body`.
 ///
-/// Each method calls its `imp` through `call`, a `#[target_feature]`
-/// function marked `#[inline]`. rustc puts the `noinline` of a
-/// `#[target_feature]` function on its call sites, and only on those in
-/// callers with the same features: called straight from these featureless
-/// methods, `imp` was inlined once the method was inlined into a kernel
-/// body, which fat LTO does (the stride-2 direct layer of MobileNet's block
-/// ran 8% slower, its register tiles inlined into the tile loops).
+/// rustc puts the `noinline` of a `#[target_feature]` function on its call
+/// sites, and only on those in callers with the same features. Called
+/// straight from the featureless [`Kernels`] methods, the outlined function
+/// was inlined once the method was inlined into a kernel body, which fat
+/// LTO does (the stride-2 direct layer of MobileNet's block ran 8% slower,
+/// its register tiles inlined into the tile loops). The trampoline is
+/// inlined into the kernel body, and its call to the outlined function,
+/// now in a caller with the same features, stays a call.
+macro_rules! trampoline {
+    ($features:literal, fn $name:ident<$(const $cp:ident: usize),*>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        #[target_feature(enable = $features)]
+        #[inline]
+        #[allow(clippy::too_many_arguments)]
+        unsafe fn $name<$(const $cp: usize),*>($($arg: $ty),*) {
+            #[target_feature(enable = $features)]
+            #[inline(never)]
+            #[allow(clippy::too_many_arguments)]
+            unsafe fn imp<$(const $cp: usize),*>($($arg: $ty),*) $body
+            // SAFETY: the caller guarantees the features.
+            unsafe { imp::<$($cp),*>($($arg),*) }
+        }
+    };
+}
+
+/// Defines a [`Kernels`] method running `$body` in a function outlined for
+/// `$features` (through a [`trampoline!`]), `self` bound to `$s` in it.
+macro_rules! outlined_method {
+    (
+        $features:literal, $token:ident,
+        fn $name:ident<$(const $cp:ident: usize),*>(self as $s:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+    ) => {
+        #[inline(always)]
+        fn $name<$(const $cp: usize),*>(self $(, $arg: $ty)*) {
+            trampoline!($features, fn outlined<$(const $cp: usize),*>($s: $token $(, $arg: $ty)*) $body);
+            // SAFETY: the token proves the CPU has these features.
+            unsafe { outlined::<$($cp),*>(self $(, $arg)*) }
+        }
+    };
+}
+
+/// Implements [`Kernels`] for an instruction-set token, each method's work
+/// in a function outlined for `$features`.
 macro_rules! kernels {
     ($token:ident, $features:literal) => {
         impl Kernels for $token {
-            #[inline(always)]
-            fn depthwise(
-                self,
+            outlined_method!($features, $token, fn depthwise<>(
+                self as s,
                 g: &Conv2dGeometry,
                 input: &[f32],
                 weight: &[f32],
@@ -35,40 +69,11 @@ macro_rules! kernels {
                 act: Activation,
                 output: &mut [f32],
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    weight: &[f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                    output: &mut [f32],
-                ) {
-                    depthwise::run(s, g, input, weight, bias, act, output)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    weight: &[f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                    output: &mut [f32],
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp(s, g, input, weight, bias, act, output) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call(self, g, input, weight, bias, act, output) }
-            }
+                depthwise::run(s, g, input, weight, bias, act, output)
+            });
 
-            #[inline(always)]
-            fn pack_flat(
-                self,
+            outlined_method!($features, $token, fn pack_flat<>(
+                self as s,
                 g: &Conv2dGeometry,
                 input: &[f32],
                 pixels: (usize, usize),
@@ -76,40 +81,11 @@ macro_rules! kernels {
                 panel: &mut [f32],
                 ldb: usize,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    pixels: (usize, usize),
-                    ks: (usize, usize),
-                    panel: &mut [f32],
-                    ldb: usize,
-                ) {
-                    pack::flat(s, g, input, pixels, ks, panel, ldb)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    pixels: (usize, usize),
-                    ks: (usize, usize),
-                    panel: &mut [f32],
-                    ldb: usize,
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp(s, g, input, pixels, ks, panel, ldb) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call(self, g, input, pixels, ks, panel, ldb) }
-            }
+                pack::flat(s, g, input, pixels, ks, panel, ldb)
+            });
 
-            #[inline(always)]
-            fn pack_rows(
-                self,
+            outlined_method!($features, $token, fn pack_rows<>(
+                self as s,
                 g: &Conv2dGeometry,
                 input: &[f32],
                 rows: (usize, usize),
@@ -118,145 +94,38 @@ macro_rules! kernels {
                 panel: &mut [f32],
                 ldb: usize,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn imp(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    rows: (usize, usize),
-                    cols: (usize, usize),
-                    ks: (usize, usize),
-                    panel: &mut [f32],
-                    ldb: usize,
-                ) {
-                    pack::rows(s, g, input, rows, cols, ks, panel, ldb)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                #[allow(clippy::too_many_arguments)]
-                unsafe fn call(
-                    s: $token,
-                    g: &Conv2dGeometry,
-                    input: &[f32],
-                    rows: (usize, usize),
-                    cols: (usize, usize),
-                    ks: (usize, usize),
-                    panel: &mut [f32],
-                    ldb: usize,
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp(s, g, input, rows, cols, ks, panel, ldb) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call(self, g, input, rows, cols, ks, panel, ldb) }
-            }
+                pack::rows(s, g, input, rows, cols, ks, panel, ldb)
+            });
 
-            #[inline(always)]
-            fn micro<const MR: usize, const NV: usize>(
-                self,
+            outlined_method!($features, $token, fn micro<const MR: usize, const NV: usize>(
+                self as s,
                 blk: &Block<'_>,
                 c: &mut [f32],
                 start: Start<'_>,
                 act: Activation,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp<const MR: usize, const NV: usize>(
-                    s: $token,
-                    blk: &Block<'_>,
-                    c: &mut [f32],
-                    start: Start<'_>,
-                    act: Activation,
-                ) {
-                    micro::run::<$token, MR, NV>(s, blk, c, start, act)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call<const MR: usize, const NV: usize>(
-                    s: $token,
-                    blk: &Block<'_>,
-                    c: &mut [f32],
-                    start: Start<'_>,
-                    act: Activation,
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp::<MR, NV>(s, blk, c, start, act) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call::<MR, NV>(self, blk, c, start, act) }
-            }
+                micro::run::<$token, MR, NV>(s, blk, c, start, act)
+            });
 
-            #[inline(always)]
-            fn padded_tile<const MR: usize, const NV: usize>(
-                self,
+            outlined_method!($features, $token, fn padded_tile<const MR: usize, const NV: usize>(
+                self as s,
                 blk: &padded::Block<'_>,
                 c: &mut [f32],
                 bias: Option<&[f32]>,
                 act: Activation,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp<const MR: usize, const NV: usize>(
-                    s: $token,
-                    blk: &padded::Block<'_>,
-                    c: &mut [f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                ) {
-                    padded::tile::<$token, MR, NV>(s, blk, c, bias, act)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call<const MR: usize, const NV: usize>(
-                    s: $token,
-                    blk: &padded::Block<'_>,
-                    c: &mut [f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp::<MR, NV>(s, blk, c, bias, act) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call::<MR, NV>(self, blk, c, bias, act) }
-            }
+                padded::tile::<$token, MR, NV>(s, blk, c, bias, act)
+            });
 
-            #[inline(always)]
-            fn padded_pooled_tile<const MR: usize>(
-                self,
+            outlined_method!($features, $token, fn padded_pooled_tile<const MR: usize>(
+                self as s,
                 blk: &padded::Block<'_>,
                 rows: &mut [f32],
                 bias: Option<&[f32]>,
                 act: Activation,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp<const MR: usize>(
-                    s: $token,
-                    blk: &padded::Block<'_>,
-                    rows: &mut [f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                ) {
-                    padded_pooled::tile::<$token, MR>(s, blk, rows, bias, act)
-                }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call<const MR: usize>(
-                    s: $token,
-                    blk: &padded::Block<'_>,
-                    rows: &mut [f32],
-                    bias: Option<&[f32]>,
-                    act: Activation,
-                ) {
-                    // SAFETY: the token proves the CPU has these features.
-                    unsafe { imp::<MR>(s, blk, rows, bias, act) }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call::<MR>(self, blk, rows, bias, act) }
-            }
+                padded_pooled::tile::<$token, MR>(s, blk, rows, bias, act)
+            });
 
             #[inline(always)]
             fn direct_tile<const P: usize, const STRIDE: usize>(
@@ -266,35 +135,21 @@ macro_rules! kernels {
                 acc: &mut [f32],
                 start: direct_micro::Start<'_>,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp<const P: usize, const CB: usize, const STRIDE: usize>(
+                trampoline!($features, fn tile<const P: usize, const CB: usize, const STRIDE: usize>(
                     s: $token,
                     blk: &direct_micro::Block<'_>,
                     acc: &mut [f32],
                     start: direct_micro::Start<'_>,
                 ) {
                     direct_micro::run::<$token, P, CB, STRIDE>(s, blk, acc, start)
+                });
+                // SAFETY (each arm): the token proves the CPU has these features.
+                match cb {
+                    1 => unsafe { tile::<P, 1, STRIDE>(self, blk, acc, start) },
+                    2 => unsafe { tile::<P, 2, STRIDE>(self, blk, acc, start) },
+                    3 => unsafe { tile::<P, 3, STRIDE>(self, blk, acc, start) },
+                    _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
                 }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call<const P: usize, const STRIDE: usize>(
-                    s: $token,
-                    cb: usize,
-                    blk: &direct_micro::Block<'_>,
-                    acc: &mut [f32],
-                    start: direct_micro::Start<'_>,
-                ) {
-                    // SAFETY (each arm): the token proves the CPU has these features.
-                    match cb {
-                        1 => unsafe { imp::<P, 1, STRIDE>(s, blk, acc, start) },
-                        2 => unsafe { imp::<P, 2, STRIDE>(s, blk, acc, start) },
-                        3 => unsafe { imp::<P, 3, STRIDE>(s, blk, acc, start) },
-                        _ => unreachable!("direct tiles have 1 to DIRECT_MAX_CB channel vectors"),
-                    }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call::<P, STRIDE>(self, cb, blk, acc, start) }
             }
 
             #[inline(always)]
@@ -305,36 +160,22 @@ macro_rules! kernels {
                 m: &mut [f32],
                 accumulate: bool,
             ) {
-                #[target_feature(enable = $features)]
-                #[inline(never)]
-                unsafe fn imp<const T: usize, const CB: usize>(
+                trampoline!($features, fn tile<const T: usize, const CB: usize>(
                     s: $token,
                     blk: &winograd_micro::Block<'_>,
                     m: &mut [f32],
                     accumulate: bool,
                 ) {
                     winograd_micro::run::<$token, T, CB>(s, blk, m, accumulate)
+                });
+                // SAFETY (each arm): the token proves the CPU has these features.
+                match cb {
+                    1 => unsafe { tile::<T, 1>(self, blk, m, accumulate) },
+                    2 => unsafe { tile::<T, 2>(self, blk, m, accumulate) },
+                    3 => unsafe { tile::<T, 3>(self, blk, m, accumulate) },
+                    4 => unsafe { tile::<T, 4>(self, blk, m, accumulate) },
+                    _ => unreachable!("Winograd tiles have 1 to MAX_CB channel vectors"),
                 }
-                #[target_feature(enable = $features)]
-                #[inline]
-                unsafe fn call<const T: usize>(
-                    s: $token,
-                    cb: usize,
-                    blk: &winograd_micro::Block<'_>,
-                    m: &mut [f32],
-                    accumulate: bool,
-                ) {
-                    // SAFETY (each arm): the token proves the CPU has these features.
-                    match cb {
-                        1 => unsafe { imp::<T, 1>(s, blk, m, accumulate) },
-                        2 => unsafe { imp::<T, 2>(s, blk, m, accumulate) },
-                        3 => unsafe { imp::<T, 3>(s, blk, m, accumulate) },
-                        4 => unsafe { imp::<T, 4>(s, blk, m, accumulate) },
-                        _ => unreachable!("Winograd tiles have 1 to MAX_CB channel vectors"),
-                    }
-                }
-                // SAFETY: the token proves the CPU has these features.
-                unsafe { call::<T>(self, cb, blk, m, accumulate) }
             }
         }
     };
