@@ -5,6 +5,7 @@
 
 use super::depthwise_framed as framed;
 use super::pack::{ColumnTable, MAX_KW, MAX_ROW_VECS};
+use super::padded::copy_row;
 use super::plan::MAX_TILE;
 use super::stack::StackBuffer;
 use super::Conv2dGeometry;
@@ -180,8 +181,6 @@ struct PaddedRows {
     /// compute (rounded up to groups of `VECS`), plus one for the kernel's
     /// reach past them.
     width: usize,
-    /// Per vector of a padded row, the lanes that are input columns.
-    load_bits: [u32; MAX_ROW_VECS],
 }
 
 impl PaddedRows {
@@ -195,37 +194,23 @@ impl PaddedRows {
         if g.kw > lanes + 1 || vectors > MAX_ROW_VECS || g.h * width > PLANE_FLOATS {
             return None;
         }
-        let mut load_bits = [0u32; MAX_ROW_VECS];
-        for (j, bits) in load_bits.iter_mut().enumerate().take(vectors) {
-            // Padded columns `j * lanes ..`; input columns are `pl .. pl + w`.
-            let first = j * lanes;
-            let lo = g.pl.clamp(first, first + lanes) - first;
-            let hi = (g.pl + g.w).clamp(first, first + lanes) - first;
-            *bits = ((1u64 << hi) - (1u64 << lo)) as u32;
-        }
-        Some(PaddedRows { width, load_bits })
+        Some(PaddedRows { width })
     }
 
-    /// Copies the plane `channel` into `buf`, every lane of each row
-    /// written.
+    /// Copies the plane `channel` into `buf`'s rows at column `pl`. Only
+    /// the input's columns are written: the padding around them stays as
+    /// zeroed once, before the first channel.
     #[inline(always)]
     fn copy<S: Simd>(&self, s: S, g: &Conv2dGeometry, channel: &[f32], buf: &mut [f32]) {
-        let lanes = S::LANES;
         assert!(buf.len() >= g.h * self.width && channel.len() == g.h * g.w);
+        // Input columns past the row's last vector feed no output column.
+        let cols = g.w.min(self.width - g.pl.min(self.width));
         for iy in 0..g.h {
-            let src = channel[iy * g.w..][..g.w].as_ptr();
-            let dst = &mut buf[iy * self.width..][..self.width];
-            for (j, &bits) in self.load_bits[..self.width / lanes].iter().enumerate() {
-                let p = src.wrapping_offset((j * lanes) as isize - g.pl as isize);
-                // SAFETY: an enabled lane `l` reads input column `j * lanes +
-                // l - pl` in `0 .. w` (`load_bits`), inside the row `src`
-                // points to; the store writes `dst[j * lanes ..][..lanes]`,
-                // inside `dst` (`width` is whole vectors).
-                unsafe {
-                    let v = s.maskz_load(p, s.mask_from_bits(bits));
-                    s.store(dst.as_mut_ptr().add(j * lanes), v);
-                }
-            }
+            copy_row(
+                s,
+                &channel[iy * g.w..][..cols],
+                &mut buf[iy * self.width + g.pl..][..cols],
+            );
         }
     }
 }
