@@ -141,7 +141,9 @@ fn run_square<S: Simd, const STRIDE: usize, const K: usize>(
             filter,
         };
         let b = s.splat(bias.map_or(0.0, |b| b[co]));
-        if let Some(rows) = &rows {
+        // Output channels of one input channel (multiplier > 1) share its
+        // copy, as in the framed kernel.
+        if let (Some(rows), 0) = (&rows, co % multiplier) {
             rows.copy(s, g, block.channel, plane_buf);
         }
         for oy0 in (0..g.oh).step_by(ROWS) {

@@ -573,6 +573,9 @@ fn depthwise_and_single_channel() {
         (3, 3, 3, 1, 0, 17, 1),
         (4, 4, 4, 5, 4, 6, 1),
         (1, 6, 1, 5, 2, 28, 1),
+        // 5x5 at stride 1 with a multiplier: the general kernel's padded
+        // copy, shared by the output channels of one input channel.
+        (3, 6, 3, 5, 2, 20, 1),
     ] {
         let span = k;
         let out = (len + 2 * pad - span) / stride + 1;
