@@ -118,7 +118,9 @@ pub(crate) fn run<S: Simd, const MR: usize, const NV: usize>(
 ///
 /// # Safety
 /// The tile must be inside the slices, as `run`'s asserts check for the
-/// whole strip (`c_ptr` is the output slice's start).
+/// whole strip (`c_ptr` is the output slice's start). With `FULL` it must
+/// be whole: `blk.rows == MR` and `pixels == NV * LANES`, for its loads
+/// and stores take those bounds instead of the arguments.
 #[inline(always)]
 unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const FULL: bool>(
     s: S,
@@ -130,6 +132,7 @@ unsafe fn tile<S: Simd, const MR: usize, const NV: usize, const FULL: bool>(
     act: Activation,
 ) {
     let lanes = S::LANES;
+    debug_assert!(!FULL || (blk.rows == MR && pixels == NV * lanes));
     let (rows, pixels) = if FULL { (MR, NV * lanes) } else { (blk.rows, pixels) };
     let mut acc = [[s.zero(); NV]; MR];
     match start {
