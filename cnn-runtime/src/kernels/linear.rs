@@ -56,16 +56,22 @@ pub fn linear_fused<const IN: usize, const OUT: usize>(
 }
 
 /// Floats of packed weights a linear layer of `in_features` × `out_features`
-/// can use: its weights in column blocks for AVX2 (see [`linear_pack`]), or
-/// 0 when it has fewer than 64 outputs, no inputs, and on targets other
-/// than x86-64. The generated code sizes each layer's [`Packed`] with it.
+/// can use: its weights in column blocks for AVX2 or AVX-512, whichever
+/// takes more (see [`linear_pack`]), or 0 when it has fewer than 49 outputs
+/// (fewer than 64 or more than 256 inputs: AVX2 only), no inputs, and on
+/// targets other than x86-64. The generated code sizes each layer's
+/// [`Packed`] with it.
 ///
 /// ```
 /// use cnn_runtime::kernels::linear_packed_len;
 ///
-/// // LeNet-5's fc1: 120 outputs, 15 vectors of eight, one block.
+/// // LeNet-5's fc1: 120 outputs, one block of 15 vectors of eight (AVX2;
+/// // AVX-512 reads its 400 inputs per row in place).
 /// let len = linear_packed_len(400, 120);
 /// assert!(len == 0 || len == 400 * 120);
+/// // Its fc2: 84 outputs, 11 vectors of eight (AVX2, 88 outputs) or six
+/// // of sixteen (AVX-512, 96).
+/// assert!(matches!(linear_packed_len(120, 84), 0 | 11520));
 /// // Ten outputs: the row-major product, nothing packed.
 /// assert_eq!(linear_packed_len(84, 10), 0);
 /// ```
@@ -77,11 +83,12 @@ pub const fn linear_packed_len(in_features: usize, out_features: usize) -> usize
 }
 
 /// Lays out a linear layer's weights (`[OUT][IN]`, PyTorch's order) once,
-/// for [`linear_prepacked`]: when the kernels run on AVX2, in blocks of up
-/// to 15 vectors of outputs, `[block][input][output]`, so that a call reads
-/// them as one contiguous stream (on AVX-512, the portable path, or with
-/// `N == 0`, nothing is packed and `None` returned). `out` must start
-/// zeroed. `N` must be 0 or [`linear_packed_len`]`(IN, OUT)`.
+/// for [`linear_prepacked`]: when the kernels run on AVX2 or AVX-512, in
+/// blocks of up to 15 vectors of outputs, `[block][input][output]`, so that
+/// a call reads them as one contiguous stream (on the portable path, for
+/// layers with too few outputs or, on AVX-512, more than 256 inputs, or with
+/// `N == 0`, nothing is packed and `None` returned). `out` must start zeroed. `N` must be 0 or
+/// [`linear_packed_len`]`(IN, OUT)`.
 ///
 /// ```
 /// use cnn_runtime::kernels::{linear_fused, linear_pack, linear_packed_len, linear_prepacked, Activation};
@@ -108,12 +115,23 @@ pub fn linear_pack<const IN: usize, const OUT: usize, const N: usize>(
             "linear_pack: N must be 0 or linear_packed_len"
         )
     };
-    if N == 0 || isa::active() != Isa::Avx2 {
+    if N == 0 {
         return None;
     }
-    let (_, vectors) = columns::blocking(OUT)?;
-    columns::pack(weight.as_flattened(), IN, OUT, vectors, out);
-    Some(PackLayout(Layout::LinearAvx2 { vectors }))
+    let isa = isa::active();
+    let blocks = columns_for(isa)?;
+    let (_, vectors) = blocks.blocking(IN, OUT)?;
+    columns::pack(weight.as_flattened(), IN, OUT, blocks, vectors, out);
+    Some(PackLayout(Layout::Linear { isa, vectors }))
+}
+
+/// The column blocks of the kernels for `isa`, if it has them.
+fn columns_for(isa: Isa) -> Option<columns::Blocks> {
+    match isa {
+        Isa::Avx2 => Some(columns::AVX2),
+        Isa::Avx512 => Some(columns::AVX512),
+        _ => None,
+    }
 }
 
 /// [`linear_fused`] reading the weights [`linear_pack`] laid out, when they
@@ -130,13 +148,25 @@ pub fn linear_prepacked<const IN: usize, const OUT: usize, const N: usize>(
     output: &mut [f32; OUT],
 ) {
     #[cfg(target_arch = "x86_64")]
-    if let Some((data, PackLayout(Layout::LinearAvx2 { vectors }))) = packed.get() {
-        if isa::active() == Isa::Avx2 {
-            let bias = bias.map(|b| b.as_slice());
+    if let Some((
+        data,
+        PackLayout(Layout::Linear {
+            isa: packed_for,
+            vectors,
+        }),
+    )) = packed.get()
+    {
+        let bias = bias.map(|b| b.as_slice());
+        match (packed_for, isa::active()) {
+            // SAFETY: `isa::active` returns Avx512 only if the CPU has
+            // AVX-512F.
+            (Isa::Avx512, Isa::Avx512) => {
+                return unsafe { x86::columns_avx512(vectors, input, data, bias, act, output) };
+            }
             // SAFETY: `isa::active` returns Avx2 only if the CPU has AVX2
             // and FMA.
-            unsafe { x86::columns_avx2(vectors, input, data, bias, act, output) };
-            return;
+            (Isa::Avx2, Isa::Avx2) => return unsafe { x86::columns_avx2(vectors, input, data, bias, act, output) },
+            _ => {}
         }
     }
     let _ = packed;
@@ -352,9 +382,10 @@ mod tests {
         assert_eq!(out, [1.0, 2.0]);
     }
 
-    /// Packed (column blocks on AVX2) against the reference, through each
-    /// activation, on every instruction set: packing happens only where the
-    /// kernels run on AVX2, and is read only there.
+    /// Packed (column blocks on AVX2 and AVX-512) against the reference,
+    /// through each activation, on every instruction set: packing happens
+    /// only where the kernels have column blocks for the layer, and is read
+    /// only on the instruction set it was packed for.
     fn prepacked_case<const IN: usize, const OUT: usize, const N: usize>() {
         let mut input = [0.0f32; IN];
         let mut weight = alloc::boxed::Box::new([[0.0f32; IN]; OUT]);
@@ -369,7 +400,8 @@ mod tests {
         let mut packed_somewhere = false;
         for_each_isa(|isa| {
             let packed = Packed::<N>::from_fn(|out| linear_pack(&weight, out));
-            assert_eq!(packed.is_packed(), isa == Isa::Avx2 && N > 0, "{isa:?} {IN}x{OUT}");
+            let blocks = columns_for(isa).and_then(|b| b.blocking(IN, OUT));
+            assert_eq!(packed.is_packed(), blocks.is_some() && N > 0, "{isa:?} {IN}x{OUT}");
             packed_somewhere |= packed.is_packed();
             for act in [Activation::Identity, Activation::Relu, Activation::LeakyRelu(0.25)] {
                 for bias in [Some(&bias), None] {
@@ -393,17 +425,31 @@ mod tests {
 
     #[test]
     fn prepacked_matches_reference() {
-        // LeNet-5's fc1 (one block of 15) and fc2 (11 vectors, a ragged one).
+        // Blocks as (AVX2; AVX-512, for at most 256 inputs).
+        // LeNet-5's fc1 (one block of 15; none) and fc2 (11 vectors, a
+        // ragged one; 6 vectors, a ragged one).
         prepacked_case::<400, 120, { linear_packed_len(400, 120) }>();
         prepacked_case::<120, 84, { linear_packed_len(120, 84) }>();
-        // CIFAR VGG's fc1: three blocks of 11 vectors, the last one short.
+        // CIFAR VGG's fc1: three blocks of 11 vectors, the last one short;
+        // none.
         prepacked_case::<2048, 256, { linear_packed_len(2048, 256) }>();
-        // One input; the smallest layer with column blocks.
+        // One input; the smallest layer with AVX2 column blocks (one of 8;
+        // one of 4).
         prepacked_case::<1, 64, { linear_packed_len(1, 64) }>();
-        // Two blocks of 8 (16 vectors) and an odd width past them.
+        // The smallest with AVX-512 blocks (too few for AVX2; 4 vectors,
+        // the last holding one output).
+        prepacked_case::<7, 49, { linear_packed_len(7, 49) }>();
+        // Two blocks of 8 (16 vectors) and an odd width past them; one
+        // block of 8, the last vector ragged.
         prepacked_case::<33, 121, { linear_packed_len(33, 121) }>();
+        // Five blocks of 13, the last short; three of 11, the last short.
+        prepacked_case::<3, 500, { linear_packed_len(3, 500) }>();
         // Too few outputs: nothing packed.
         assert_eq!(linear_packed_len(84, 10), 0);
+        assert_eq!(linear_packed_len(84, 48), 0);
+        // Widest rows with AVX-512 blocks, and one past.
+        prepacked_case::<256, 50, { linear_packed_len(256, 50) }>();
+        assert_eq!(linear_packed_len(257, 50), 0);
         prepacked_case::<84, 10, 0>();
     }
 }

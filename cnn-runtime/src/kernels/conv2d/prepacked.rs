@@ -6,6 +6,7 @@
 use super::plan::{self, Mode, Plan};
 use super::{conv2d_kernel, direct, winograd, Conv2dGeometry, Plans};
 use crate::kernels::epilogue::Activation;
+use crate::kernels::isa::Isa;
 use crate::Packed;
 
 /// Which layout a layer's packed weights are in: an opaque token returned
@@ -22,9 +23,9 @@ pub struct PackLayout(pub(crate) Layout);
 pub(crate) enum Layout {
     /// A convolution's weights, for this plan.
     Conv(Plan),
-    /// A linear layer's weights in blocks of `vectors` AVX2 vectors of
-    /// outputs (see `linear::columns`).
-    LinearAvx2 { vectors: usize },
+    /// A linear layer's weights in blocks of `vectors` vectors of outputs,
+    /// laid out for the vectors of `isa` (see `linear::columns`).
+    Linear { isa: Isa, vectors: usize },
 }
 
 impl PackLayout {
@@ -32,7 +33,7 @@ impl PackLayout {
     pub(super) fn plan(&self) -> Option<&Plan> {
         match &self.0 {
             Layout::Conv(plan) => Some(plan),
-            Layout::LinearAvx2 { .. } => None,
+            Layout::Linear { .. } => None,
         }
     }
 }

@@ -36,7 +36,20 @@ pub(super) unsafe fn gemv_avx2(
     gemv::run(unsafe { Avx2::new_unchecked() }, input, weight, bias, act, output)
 }
 
-/// [`columns::run`] on AVX2 with FMA, for blocks of `vectors` vectors.
+/// `columns::run` for the block width `vectors`, one instance per width
+/// listed: the instruction set's widths only, since every instance costs
+/// build time.
+macro_rules! columns_for {
+    ($s:expr, $vectors:expr, ($x:expr, $w:expr, $bias:expr, $act:expr, $y:expr), [$($nv:literal)*]) => {
+        match $vectors {
+            $($nv => columns::run::<_, $nv>($s, $x, $w, $bias, $act, $y),)*
+            _ => unreachable!("column blocks have min_vectors to MAX_VECTORS vectors"),
+        }
+    };
+}
+
+/// [`columns::run`] on AVX2 with FMA, for blocks of `vectors` vectors
+/// ([`columns::AVX2`]).
 ///
 /// # Safety
 /// The CPU must support AVX2 and FMA.
@@ -51,16 +64,26 @@ pub(super) unsafe fn columns_avx2(
 ) {
     // SAFETY: the caller guarantees AVX2 and FMA.
     let s = unsafe { Avx2::new_unchecked() };
-    let (x, w, y) = (input, packed, output);
-    match vectors {
-        8 => columns::run::<_, 8>(s, x, w, bias, act, y),
-        9 => columns::run::<_, 9>(s, x, w, bias, act, y),
-        10 => columns::run::<_, 10>(s, x, w, bias, act, y),
-        11 => columns::run::<_, 11>(s, x, w, bias, act, y),
-        12 => columns::run::<_, 12>(s, x, w, bias, act, y),
-        13 => columns::run::<_, 13>(s, x, w, bias, act, y),
-        14 => columns::run::<_, 14>(s, x, w, bias, act, y),
-        15 => columns::run::<_, 15>(s, x, w, bias, act, y),
-        _ => unreachable!("column blocks have MIN_VECTORS to MAX_VECTORS vectors"),
-    }
+    const { assert!(columns::AVX2.min_vectors == 8 && columns::MAX_VECTORS == 15) };
+    columns_for!(s, vectors, (input, packed, bias, act, output), [8 9 10 11 12 13 14 15])
+}
+
+/// [`columns::run`] on AVX-512F, for blocks of `vectors` vectors
+/// ([`columns::AVX512`]).
+///
+/// # Safety
+/// The CPU must support AVX-512F.
+#[target_feature(enable = "avx512f")]
+pub(super) unsafe fn columns_avx512(
+    vectors: usize,
+    input: &[f32],
+    packed: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    output: &mut [f32],
+) {
+    // SAFETY: the caller guarantees AVX-512F.
+    let s = unsafe { Avx512::new_unchecked() };
+    const { assert!(columns::AVX512.min_vectors == 4 && columns::MAX_VECTORS == 15) };
+    columns_for!(s, vectors, (input, packed, bias, act, output), [4 5 6 7 8 9 10 11 12 13 14 15])
 }
