@@ -57,10 +57,11 @@ pub fn linear_fused<const IN: usize, const OUT: usize>(
 
 /// Floats of packed weights a linear layer of `in_features` × `out_features`
 /// can use: its weights in column blocks for AVX2 or AVX-512, whichever
-/// takes more (see [`linear_pack`]), or 0 when it has fewer than 49 outputs
-/// (fewer than 64 or more than 256 inputs: AVX2 only), no inputs, and on
-/// targets other than x86-64. The generated code sizes each layer's
-/// [`Packed`] with it.
+/// takes more (see [`linear_pack`]). It is 0 when neither takes blocks for
+/// the layer (AVX2 needs at least 57 outputs, eight vectors of eight;
+/// AVX-512 at least 49 outputs, four vectors of sixteen, and at most 256
+/// inputs), with no inputs, and on targets other than x86-64. The generated
+/// code sizes each layer's [`Packed`] with it.
 ///
 /// ```
 /// use cnn_runtime::kernels::linear_packed_len;
@@ -87,8 +88,8 @@ pub const fn linear_packed_len(in_features: usize, out_features: usize) -> usize
 /// blocks of up to 15 vectors of outputs, `[block][input][output]`, so that
 /// a call reads them as one contiguous stream (on the portable path, for
 /// layers with too few outputs or, on AVX-512, more than 256 inputs, or with
-/// `N == 0`, nothing is packed and `None` returned). `out` must start zeroed. `N` must be 0 or
-/// [`linear_packed_len`]`(IN, OUT)`.
+/// `N == 0`, nothing is packed and `None` returned). `out` must start
+/// zeroed. `N` must be 0 or [`linear_packed_len`]`(IN, OUT)`.
 ///
 /// ```
 /// use cnn_runtime::kernels::{linear_fused, linear_pack, linear_packed_len, linear_prepacked, Activation};

@@ -40,11 +40,12 @@ pub(crate) const AVX2: Blocks = Blocks {
 };
 
 /// AVX-512, for short rows only. Measured in the per-layer profile on a
-/// Xeon (family 6 model 167): LeNet-5's `fc2` (120 inputs, 84 outputs in six
-/// vectors) 0.56 -> 0.36 µs, where the row-major product's per-row sums
-/// dominate; but `fc1` (400 inputs) 1.70 -> 1.78 µs and CIFAR VGG's `fc1`
-/// (2048 inputs) 77 -> 94 µs, where the product streams its weights from
-/// L2 or beyond and one stream is slower than eight rows side by side.
+/// Xeon (family 6 model 167): LeNet-5's `fc2` (120 inputs, 84 outputs in
+/// six vectors) 0.53-0.56 -> 0.34-0.36 µs, where the row-major product's
+/// per-row sums dominate; but `fc1` (400 inputs) 1.70 -> 1.78 µs and CIFAR
+/// VGG's `fc1` (2048 inputs) 77 -> 94 µs, where the weights stream from L2
+/// or beyond and eight rows read side by side came in faster than one
+/// stream (why, not known: on Zen 3 it was the other way round).
 pub(crate) const AVX512: Blocks = Blocks {
     lanes: 16,
     min_vectors: 4,
