@@ -60,8 +60,9 @@ pub(crate) trait Kernels: Simd {
         bias: Option<&[f32]>,
         act: Activation,
     );
-    /// `padded_pooled::tile` for this instruction set.
-    fn padded_pooled_tile<const MR: usize>(
+    /// `padded_pooled::tile` for this instruction set, `NACC` accumulators
+    /// per channel (two rows of one or two vectors).
+    fn padded_pooled_tile<const MR: usize, const NACC: usize>(
         self,
         blk: &padded::Block<'_>,
         rows: &mut [f32],

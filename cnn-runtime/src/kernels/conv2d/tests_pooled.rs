@@ -93,6 +93,15 @@ const PADDED_ODD: Conv2dGeometry = Conv2dGeometry {
     sh: 1, sw: 1, pt: 0, pl: 1, dh: 1, dw: 1, groups: 2,
 };
 
+/// Padded (on AVX-512 with tiles of two vectors per row): three vectors per
+/// row on AVX-512 (a pair, then a single vector), an odd plane, channels
+/// past a whole tile.
+#[rustfmt::skip]
+const PADDED_PAIRS: Conv2dGeometry = Conv2dGeometry {
+    cin: 2, h: 41, w: 41, cout: 10, oh: 37, ow: 37, kh: 5, kw: 5,
+    sh: 1, sw: 1, pt: 0, pl: 0, dh: 1, dw: 1, groups: 1,
+};
+
 #[test]
 fn fused_max_pool_matches_conv_then_pool() {
     // LeNet-5's second conv: direct, one tile of all ten rows.
@@ -113,6 +122,7 @@ fn fused_max_pool_matches_conv_then_pool() {
         sh: 1, sw: 1, pt: 2, pl: 2, dh: 1, dw: 1, groups: 1,
     });
     let padded_odd = check!(4, 19, 19, 14, 17, 19, 2, 3, 3, 1, 1, 0, 1, 1, 1, 2; PADDED_ODD);
+    let padded_pairs = check!(2, 41, 41, 10, 37, 37, 2, 5, 5, 1, 1, 0, 0, 1, 1, 1; PADDED_PAIRS);
     // Depthwise: pooled in place after the convolution.
     let depthwise = check!(32, 14, 14, 32, 14, 14, 1, 3, 3, 1, 1, 1, 1, 1, 1, 32; Conv2dGeometry {
         cin: 32, h: 14, w: 14, cout: 32, oh: 14, ow: 14, kh: 3, kw: 3,
@@ -122,6 +132,10 @@ fn fused_max_pool_matches_conv_then_pool() {
     let ragged_plans = Plans::new(&RAGGED);
     let odd_plans = Plans::new(&PADDED_ODD);
     assert_eq!(odd_plans.avx2.mode, Mode::Padded);
+    // Six channels per tile (a whole one and a ragged one of four): few
+    // enough for tiles of two vectors per row on AVX-512.
+    let pairs_plans = Plans::new(&PADDED_PAIRS);
+    assert_eq!((pairs_plans.avx512.mode, pairs_plans.avx512.mr), (Mode::Padded, 6));
     for plan in [&ragged_plans.avx2, &ragged_plans.avx512] {
         assert_eq!(plan.mode, Mode::Direct);
         assert!(plan.direct.rows < 13, "the ragged case has more than one tile of rows");
@@ -129,6 +143,9 @@ fn fused_max_pool_matches_conv_then_pool() {
     if isa::detected() >= isa::Isa::Avx2 && cfg!(target_arch = "x86_64") {
         assert!(lenet && ragged, "a direct plan never pooled as it went");
         assert!(winograd, "the Winograd plan never pooled as it went");
-        assert!(padded && padded_odd, "a padded plan never pooled as it went");
+        assert!(
+            padded && padded_odd && padded_pairs,
+            "a padded plan never pooled as it went"
+        );
     }
 }

@@ -117,14 +117,14 @@ macro_rules! kernels {
                 padded::tile::<$token, MR, NV>(s, blk, c, bias, act)
             });
 
-            outlined_method!($features, $token, fn padded_pooled_tile<const MR: usize>(
+            outlined_method!($features, $token, fn padded_pooled_tile<const MR: usize, const NACC: usize>(
                 self as s,
                 blk: &padded::Block<'_>,
                 rows: &mut [f32],
                 bias: Option<&[f32]>,
                 act: Activation,
             ) {
-                padded_pooled::tile::<$token, MR>(s, blk, rows, bias, act)
+                padded_pooled::tile::<$token, MR, NACC>(s, blk, rows, bias, act)
             });
 
             #[inline(always)]
